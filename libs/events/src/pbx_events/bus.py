@@ -1,0 +1,117 @@
+"""What both buses (RabbitMQ and in-process) promise, and their shared settings.
+
+Publishing: every message is persistent, routed by its key on the topic
+exchange, and ``publish`` returns only when the broker confirmed all of them
+(raises ``PublishError`` otherwise, including for an unroutable message).
+
+Consuming: each consumer owns a durable queue bound to the keys it needs.
+The handler's return acks the message; an exception redelivers it after a
+growing delay, until the queue's delivery limit, after which the message is
+dead-lettered to ``pbx.dlx`` and lands in ``<queue>.dlq``. Prefetch is bounded
+and messages are handled concurrently up to it, so a poison message never
+blocks the ones behind it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from pbx_events.envelope import Message
+
+DEFAULT_EXCHANGE = "pbx.events"
+DEFAULT_DLX = "pbx.dlx"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: Message
+    queue: str
+    #: how many times this message was delivered before (0 on the first delivery)
+    delivery_count: int
+    redelivered: bool
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    exchange: str = DEFAULT_EXCHANGE
+    dead_letter_exchange: str = DEFAULT_DLX
+    #: deliveries of one message before it is dead-lettered
+    delivery_limit: int = 5
+    prefetch: int = 32
+    retry_base_delay: float = 0.2
+    retry_max_delay: float = 5.0
+    confirm_timeout: float = 10.0
+    heartbeat: int = 15
+    #: bind an audit stream (``<exchange>.audit``) to every key, so auditors can
+    #: replay the whole event history and every message is routable
+    audit: bool = True
+
+    @property
+    def audit_stream(self) -> str:
+        return f"{self.exchange}.audit"
+
+    def retry_delay(self, delivery_count: int) -> float:
+        return float(min(self.retry_max_delay, self.retry_base_delay * (2**delivery_count)))
+
+
+class PublishError(RuntimeError):
+    """Raised when the broker did not confirm a message (nack, return, timeout, lost link)."""
+
+
+class Subscription(Protocol):
+    async def cancel(self) -> None: ...
+
+
+class Bus(Protocol):
+    settings: BusSettings
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, messages: Sequence[Message]) -> None: ...
+
+    async def declare_queue(self, queue: str, routing_keys: Sequence[str]) -> None: ...
+
+    async def subscribe(
+        self, queue: str, routing_keys: Sequence[str], handler: Handler
+    ) -> Subscription: ...
+
+    async def dead_letters(self, queue: str) -> list[Message]:
+        """Drain and return the messages in ``<queue>.dlq`` (operators and tests)."""
+        ...
+
+    async def is_healthy(self) -> bool: ...
+
+
+def dlq_name(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+@lru_cache(maxsize=1024)
+def _topic_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for word in pattern.split("."):
+        if word == "#":
+            parts.append(r"(?:[^.]+(?:\.[^.]+)*)?")
+        elif word == "*":
+            parts.append(r"[^.]+")
+        else:
+            parts.append(re.escape(word))
+    regex = r"\.".join(parts)
+    # '#' may also swallow its neighbouring dot
+    regex = regex.replace(r"\.(?:[^.]+(?:\.[^.]+)*)?", r"(?:\.[^.]+)*")
+    regex = regex.replace(r"(?:[^.]+(?:\.[^.]+)*)?\.", r"(?:[^.]+\.)*")
+    return re.compile(rf"\A{regex}\Z")
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more words."""
+    return _topic_regex(pattern).match(routing_key) is not None

@@ -1,0 +1,212 @@
+"""The outbox relay: follows a service's notification log and publishes.
+
+The application sequence (eventsourcing's notification log) *is* the outbox:
+a request only records events; this relay reads them in notification order,
+maps each domain event to integration events through the service's mapping,
+publishes the batch with publisher confirms, and saves its position only after
+the broker confirmed every message. Killed at any point, it publishes again
+from the saved position: at-least-once, never lost; consumers dedupe by the
+stable ``message_id``/``producer_position``.
+
+It wakes on PostgreSQL ``LISTEN/NOTIFY`` (the recorder notifies its channel on
+every insert) and polls as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+from prometheus_client import Counter, Gauge
+
+from pbx_events.bus import Bus
+from pbx_events.contracts import IntegrationEvent
+from pbx_events.envelope import Message, stable_event_id, to_message
+from pbx_events.store import ServiceApplication, event_meta
+
+log = structlog.get_logger("pbx.relay")
+
+PUBLISHED = Counter("pbx_relay_published_total", "Messages published and confirmed", ["service"])
+FAILURES = Counter("pbx_relay_failures_total", "Relay batches that failed", ["service"])
+LAG = Gauge("pbx_relay_lag", "Notifications not yet published", ["service"])
+
+Mapping = Callable[[Any], Sequence[IntegrationEvent]]
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    batch_size: int = 500
+    poll_interval: float = 1.0
+    retry_delay: float = 0.5
+    max_retry_delay: float = 10.0
+
+
+class LogFollower:
+    """Follows an application's notification log from a saved position.
+
+    ``handle_batch`` gets the domain events of each batch (with their
+    notification ids); the position is saved only after it returns.
+    Subclasses: the outbox relay, the mailer.
+    """
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        name: str,
+        settings: RelaySettings | None = None,
+    ) -> None:
+        self.app = app
+        self.name = name
+        self.settings = settings or RelaySettings()
+        self._wake = asyncio.Event()
+        self._listener: _Listener | None = None
+        self.position = 0
+
+    async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    async def run_once(self) -> int:
+        """Process one batch; returns how many notifications it covered."""
+        self.position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        notifications = await anyio.to_thread.run_sync(
+            self.app.notifications_after, self.position, self.settings.batch_size
+        )
+        if not notifications:
+            return 0
+        batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        await self.handle_batch(batch)
+        last = notifications[-1].id
+        await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
+        self.position = last
+        return len(notifications)
+
+    async def lag(self) -> int:
+        head = await anyio.to_thread.run_sync(self.app.max_notification_id)
+        position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        return max(0, head - position)
+
+    async def run(self) -> None:
+        """Follow the log until cancelled; failures are retried with a growing delay."""
+        self._start_listener()
+        delay = self.settings.retry_delay
+        try:
+            while True:
+                try:
+                    count = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    FAILURES.labels(self.name).inc()
+                    log.warning("follower_batch_failed", follower=self.name, error=repr(exc))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.settings.max_retry_delay)
+                    continue
+                delay = self.settings.retry_delay
+                if count == 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+        finally:
+            if self._listener is not None:
+                self._listener.stop()
+
+    def _start_listener(self) -> None:
+        recorder: Any = self.app.recorder
+        channel = getattr(recorder, "channel_name", None)
+        datastore = getattr(recorder, "datastore", None)
+        if channel is None or datastore is None:
+            return  # in-memory store: polling only
+        loop = asyncio.get_running_loop()
+        self._listener = _Listener(datastore, channel, lambda: loop.call_soon_threadsafe(self._wake.set))
+        self._listener.start()
+
+
+class _Listener(threading.Thread):
+    """LISTEN on the recorder's channel in a thread; wake the follower on NOTIFY."""
+
+    def __init__(self, datastore: Any, channel: str, wake: Callable[[], None]) -> None:
+        super().__init__(daemon=True, name=f"listen:{channel}")
+        self._datastore = datastore
+        self._channel = channel
+        self._wake = wake
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        import psycopg
+        from psycopg.sql import SQL, Identifier
+
+        while not self._stopping.is_set():
+            try:
+                with self._datastore.get_connection() as conn:
+                    conn.autocommit = True
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(self._channel)))
+                    try:
+                        while not self._stopping.is_set():
+                            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                                self._wake()
+                    finally:
+                        with contextlib.suppress(Exception):
+                            conn.execute(SQL("UNLISTEN {0}").format(Identifier(self._channel)))
+                            conn.autocommit = False
+            except psycopg.Error:
+                # the database went away: polling covers us until it is back
+                self._stopping.wait(1.0)
+
+
+class OutboxRelay(LogFollower):
+    """Publishes a service's integration events from its notification log."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        producer: str,
+        mapping: Mapping,
+        bus: Bus,
+        settings: RelaySettings | None = None,
+    ) -> None:
+        super().__init__(app, f"relay:{producer}", settings)
+        self.producer = producer
+        self.mapping = mapping
+        self.bus = bus
+
+    def messages_for(self, batch: Sequence[tuple[int, Any]]) -> list[Message]:
+        messages: list[Message] = []
+        for position, domain_event in batch:
+            meta = event_meta(domain_event)
+            for integration_event in self.mapping(domain_event):
+                messages.append(
+                    to_message(
+                        integration_event,
+                        message_id=stable_event_id(
+                            domain_event.originator_id,
+                            domain_event.originator_version,
+                            integration_event.type_name(),
+                        ),
+                        producer_position=position,
+                        correlation_id=meta.get("correlation_id"),
+                        causation_id=meta.get("causation_id"),
+                        timestamp=getattr(domain_event, "timestamp", None),
+                    )
+                )
+        return messages
+
+    async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+        messages = self.messages_for(batch)
+        if messages:
+            await self.bus.publish(messages)  # raises PublishError unless all confirmed
+            PUBLISHED.labels(self.producer).inc(len(messages))
+            log.info(
+                "relay_published",
+                producer=self.producer,
+                count=len(messages),
+                last_position=batch[-1][0],
+            )

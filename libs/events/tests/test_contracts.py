@@ -1,0 +1,71 @@
+"""Every contract matches its checked-in schema, every old example still validates,
+and the AsyncAPI document is what the contracts generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pbx_events.asyncapi import ASYNCAPI_PATH, EXAMPLE_DIR, SCHEMA_DIR, expected_files
+from pbx_events.contracts import all_contracts, contract_for
+from pbx_events.envelope import parse, to_message
+
+
+def test_every_checked_in_file_matches_what_the_contracts_generate() -> None:
+    stale = [
+        str(path)
+        for path, text in expected_files().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    assert not stale, (
+        f"contracts drifted from their snapshots: {stale}; an additive change needs a new "
+        "schema_version and `python -m pbx_events.asyncapi --write`, a breaking one a new major"
+    )
+
+
+def test_asyncapi_document_is_version_3_and_names_every_contract() -> None:
+    doc = json.loads(ASYNCAPI_PATH.read_text(encoding="utf-8"))
+    assert doc["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    assert addresses == {cls.type_name() for cls in all_contracts()}
+
+
+def test_no_snapshot_is_orphaned() -> None:
+    names = {p.stem for p in SCHEMA_DIR.glob("*.json")}
+    assert names == {cls.type_name() for cls in all_contracts()}
+
+
+def _examples() -> list[tuple[str, Path]]:
+    return [(d.name, f) for d in sorted(EXAMPLE_DIR.iterdir()) for f in sorted(d.glob("*.json"))]
+
+
+def test_every_contract_has_at_least_one_example() -> None:
+    assert {name for name, _ in _examples()} >= {c.type_name() for c in all_contracts()}
+
+
+@pytest.mark.parametrize(("type_name", "path"), _examples(), ids=lambda v: str(getattr(v, "name", v)))
+def test_old_example_still_validates_and_round_trips_through_a_message(
+    type_name: str, path: Path
+) -> None:
+    cls = contract_for(type_name)
+    event = cls.model_validate_json(path.read_bytes())
+    message = to_message(
+        event, message_id="m-1", producer_position=7, correlation_id="c-1", causation_id="r-1"
+    )
+    assert message.routing_key == type_name == message.type
+    assert message.app_id == type_name.split(".")[0]
+    assert message.headers == {
+        "schema_version": cls.schema_version,
+        "correlation_id": "c-1",
+        "causation_id": "r-1",
+        "producer_position": 7,
+    }
+    assert parse(message) == event
+
+
+def test_contract_refuses_a_payload_missing_a_required_field() -> None:
+    cls = contract_for("identity.AccountRegistered.v1")
+    with pytest.raises(ValueError, match="account_id"):
+        cls.model_validate({"login_id": "X"})
