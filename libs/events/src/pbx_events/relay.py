@@ -115,6 +115,8 @@ class LogFollower:
         finally:
             if self._listener is not None:
                 self._listener.stop()
+                await asyncio.shield(asyncio.to_thread(self._listener.join, 3.0))
+                self._listener = None
 
     def _start_listener(self) -> None:
         recorder: Any = self.app.recorder
@@ -141,7 +143,6 @@ class _Listener(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
-        import psycopg
         from psycopg.sql import SQL, Identifier
 
         while not self._stopping.is_set():
@@ -157,7 +158,7 @@ class _Listener(threading.Thread):
                         with contextlib.suppress(Exception):
                             conn.execute(SQL("UNLISTEN {0}").format(Identifier(self._channel)))
                             conn.autocommit = False
-            except psycopg.Error:
+            except Exception:
                 # the database went away: polling covers us until it is back
                 self._stopping.wait(1.0)
 

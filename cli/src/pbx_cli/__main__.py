@@ -1,0 +1,47 @@
+"""``./pbx``: up, test, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pbx", description="クラウドPBX portal back end")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the whole system (embedded default) on one port")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--data-dir", type=Path, default=None, help="default ./var (PBX_DATA_DIR)")
+
+    test = sub.add_parser("test", help="run the whole test suite (extra args go to pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench.add_argument("what", choices=["relay", "inbox"])
+    bench.add_argument("--events", type=int, default=5000)
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        from pbx_cli.up import main as up_main
+        from pbx_kit.settings import Settings
+
+        overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+        up_main(Settings(**overrides), args.host, args.port)
+        return 0
+    if args.command == "test":
+        extra = [a for a in args.pytest_args if a != "--"]
+        return subprocess.call([sys.executable, "-m", "pytest", *extra], env=os.environ.copy())
+    if args.command == "bench":
+        from pbx_cli.bench import main as bench_main
+
+        return bench_main(args.what, args.events)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,12 @@
+"""The composition root: every service the system has (a service not built yet is absent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pbx_identity.main import build as build_identity
+from pbx_kit.runtime import Infrastructure, ServiceRuntime
+
+SERVICES: dict[str, Callable[[Infrastructure], ServiceRuntime]] = {
+    "identity": build_identity,
+}

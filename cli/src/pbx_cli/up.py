@@ -1,0 +1,86 @@
+"""``./pbx up``: every service in one process on one port, mounted under /<service>."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Sequence
+
+import anyio
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from pbx_cli.services import SERVICES
+from pbx_kit.host import running
+from pbx_kit.logging import configure_logging
+from pbx_kit.runtime import ServiceRuntime, open_infrastructure
+from pbx_kit.settings import Settings
+
+log = structlog.get_logger("pbx.up")
+
+
+def root_app(runtimes: Sequence[ServiceRuntime]) -> FastAPI:
+    root = FastAPI(title="クラウドPBX portal", docs_url=None, redoc_url=None, openapi_url=None)
+    for runtime in runtimes:
+        root.mount(f"/{runtime.name}", runtime.api)
+
+    @root.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok", "services": [r.name for r in runtimes]}
+
+    @root.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        items = "".join(
+            f'<li>{r.name}: <a href="/{r.name}/docs">/{r.name}/docs</a> '
+            f'(<a href="/{r.name}/openapi.json">openapi.json</a>)</li>'
+            for r in runtimes
+        )
+        return f"<html><body><h1>クラウドPBX portal API</h1><ul>{items}</ul></body></html>"
+
+    return root
+
+
+async def serve(
+    settings: Settings, host: str, port: int, stopping: threading.Event | None = None
+) -> None:
+    configure_logging(settings.log_level)
+    infra = await anyio.to_thread.run_sync(open_infrastructure, settings)
+    try:
+        runtimes = [build(infra) for build in SERVICES.values()]
+        async with running(infra, runtimes):
+            config = uvicorn.Config(
+                root_app(runtimes),
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            server = uvicorn.Server(config)
+            log.info("listening", url=f"http://{host}:{port}", data_dir=str(settings.data_dir))
+            await server.serve()
+            if stopping is not None:
+                stopping.set()
+    finally:
+        # also stops the embedded PostgreSQL
+        await infra.close()
+
+
+def main(settings: Settings, host: str, port: int) -> None:
+    # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
+    # once it has stopped; by then our own clean stop (services, bus, embedded
+    # PostgreSQL) must run to the end, so a re-raised signal is ignored.
+    def on_signal(signum: int, frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            raise KeyboardInterrupt
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, host, port, stopping))

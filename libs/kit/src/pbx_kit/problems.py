@@ -1,0 +1,256 @@
+"""RFC 9457 problem+json for every error (ARCHITECTURE.md, errors).
+
+``type``, ``title``, ``status``, ``detail`` (Japanese), ``code`` (stable) and,
+for input errors, ``errors[]`` of ``{field, code, message}``. Domain errors
+subclass ``DomainError``; one handler maps them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://cloudpbx.example.jp/problems/"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    """Raised when a command breaks a rule; subclasses set a stable code and a status."""
+
+    code = "domain_error"
+    status = 409
+    title = "Conflict"
+    message_ja = "処理を完了できませんでした。"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: Sequence[FieldProblem] = (),
+        **details: object,
+    ) -> None:
+        super().__init__(message or self.message_ja)
+        self.message = message or self.message_ja
+        self.errors = list(errors)
+        self.details = details
+
+
+class NotFoundError(DomainError):
+    """Raised when an id names nothing the caller may see."""
+
+    code = "not_found"
+    status = 404
+    title = "Not Found"
+    message_ja = "指定されたデータが見つかりません。"
+
+
+class RuleViolationError(DomainError):
+    """Raised when the input breaks a field rule (422, stores nothing)."""
+
+    code = "validation_failed"
+    status = 422
+    title = "Unprocessable Content"
+    message_ja = "入力内容に誤りがあります。"
+
+
+class ProblemField(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[ProblemField] = []
+    instance: str | None = None
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Sequence[FieldProblem] = (),
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in errors],
+    }
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+_HTTP_CODES = {
+    400: ("bad_request", "リクエストの形式が正しくありません。"),
+    401: ("unauthorized", "認証が必要です。"),
+    403: ("forbidden", "この操作を行う権限がありません。"),
+    404: ("not_found", "指定されたページまたはデータが見つかりません。"),
+    405: ("method_not_allowed", "このメソッドは使用できません。"),
+    406: ("not_acceptable", "指定された形式では応答できません。"),
+    413: ("payload_too_large", "リクエストのサイズが大きすぎます。"),
+    415: ("unsupported_media_type", "このContent-Typeには対応していません。"),
+    429: ("too_many_requests", "しばらく時間をおいてから再度お試しください。"),
+}
+
+# pydantic error type -> (stable code, Japanese message)
+_PYDANTIC_CODES: dict[str, tuple[str, str]] = {
+    "missing": ("required", "必須項目です。"),
+    "json_invalid": ("malformed_json", "JSONの形式が正しくありません。"),
+    "json_type": ("malformed_json", "JSONの形式が正しくありません。"),
+    "model_attributes_type": ("invalid_type", "オブジェクトで指定してください。"),
+    "dict_type": ("invalid_type", "オブジェクトで指定してください。"),
+    "string_type": ("invalid_type", "文字列で入力してください。"),
+    "int_type": ("invalid_type", "整数で入力してください。"),
+    "int_parsing": ("invalid_type", "整数で入力してください。"),
+    "int_from_float": ("invalid_type", "整数で入力してください。"),
+    "bool_type": ("invalid_type", "true または false で指定してください。"),
+    "bool_parsing": ("invalid_type", "true または false で指定してください。"),
+    "list_type": ("invalid_type", "配列で指定してください。"),
+    "literal_error": ("invalid_choice", "指定できない値です。"),
+    "enum": ("invalid_choice", "指定できない値です。"),
+    "string_too_long": ("too_long", "文字数が多すぎます。"),
+    "string_too_short": ("too_short", "文字数が足りません。"),
+    "string_pattern_mismatch": ("invalid_format", "形式が正しくありません。"),
+    "greater_than": ("out_of_range", "値が小さすぎます。"),
+    "greater_than_equal": ("out_of_range", "値が小さすぎます。"),
+    "less_than": ("out_of_range", "値が大きすぎます。"),
+    "less_than_equal": ("out_of_range", "値が大きすぎます。"),
+    "uuid_parsing": ("invalid_format", "IDの形式が正しくありません。"),
+    "uuid_type": ("invalid_format", "IDの形式が正しくありません。"),
+    "date_from_datetime_parsing": ("invalid_format", "日付の形式が正しくありません。"),
+    "date_parsing": ("invalid_format", "日付の形式が正しくありません。"),
+    "extra_forbidden": ("unknown_field", "この項目は指定できません。"),
+    "value_error": ("invalid_value", "値が正しくありません。"),
+    "string_unicode": ("invalid_encoding", "文字コードが正しくありません。"),
+}
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source, parts = parts[0], parts[1:]
+        if source != "body" and parts:
+            return f"{source}.{'.'.join(parts)}"
+    return ".".join(parts) or "body"
+
+
+def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
+    problems = []
+    for err in errors:
+        code, message = _PYDANTIC_CODES.get(
+            str(err.get("type", "")), ("invalid_value", "値が正しくありません。")
+        )
+        problems.append(FieldProblem(field=_field_path(err.get("loc", ())), code=code, message=message))
+    return problems
+
+
+async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.message,
+        title=exc.title,
+        errors=exc.errors,
+        instance=request.url.path,
+    )
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = validation_problems(exc.errors())
+    if any(p.code == "malformed_json" for p in problems):
+        return problem_response(
+            422,
+            "malformed_json",
+            "リクエスト本文のJSONを解釈できません。",
+            errors=[p for p in problems if p.code == "malformed_json"],
+            instance=request.url.path,
+        )
+    return problem_response(
+        422,
+        "validation_failed",
+        "入力内容に誤りがあります。各項目をご確認ください。",
+        errors=problems,
+        instance=request.url.path,
+    )
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
+    return problem_response(
+        exc.status_code,
+        code,
+        message,
+        headers=dict(exc.headers) if exc.headers else None,
+        instance=request.url.path,
+    )
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    import structlog
+
+    structlog.get_logger("pbx.http").error(
+        "unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc
+    )
+    return problem_response(
+        500,
+        "internal_error",
+        "システムエラーが発生しました。時間をおいて再度お試しください。",
+        instance=request.url.path,
+    )
+
+
+#: declared on every route so OpenAPI documents the problem responses
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": title}
+    for status, title in [
+        (400, "Bad Request"),
+        (413, "Content Too Large"),
+        (422, "Unprocessable Content"),
+    ]
+}

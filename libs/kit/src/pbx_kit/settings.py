@@ -1,0 +1,38 @@
+"""Settings from ``PBX_*`` environment variables (one pydantic-settings class)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PBX_", extra="ignore")
+
+    #: PostgreSQL URL; unset = start the embedded PostgreSQL under ``data_dir``
+    database_url: str | None = None
+    #: ``amqp://…`` for RabbitMQ, ``memory://`` for the in-process bus
+    amqp_url: str = "memory://"
+    #: where the embedded PostgreSQL, the maildir and dev keys live
+    data_dir: Path = Path("var")
+    #: ``smtp://user:pass@host:port`` (``smtps://`` for TLS); unset = maildir under data_dir
+    smtp_url: str | None = None
+    mail_from: str = "クラウドPBX <no-reply@cloudpbx.example.jp>"
+    #: AES-GCM key (base64, 32 bytes) for personal data at rest; unset = a dev key under data_dir
+    cipher_key: str | None = None
+    #: the login page the completion mail links to
+    login_url: str = "http://127.0.0.1:8000/login"
+    #: largest request body accepted (bytes)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: how long an Idempotency-Key's first response is replayed (seconds)
+    idempotency_ttl: int = 86_400
+    log_level: str = "INFO"
+    #: exchange name (tests isolate themselves with their own)
+    exchange: str = "pbx.events"
+    delivery_limit: int = 5
+
+    @property
+    def uses_rabbitmq(self) -> bool:
+        return self.amqp_url.startswith(("amqp://", "amqps://"))

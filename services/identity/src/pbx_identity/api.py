@@ -1,0 +1,108 @@
+"""Identity's HTTP routes: body -> command -> application -> response."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel
+
+from pbx_identity.application import IdentityService
+from pbx_identity.commands import RegisterAccount
+from pbx_identity.errors import RegistrationInvalidError
+from pbx_identity.validation.errors import FieldError
+from pbx_identity.validation.registration import validate_registration
+from pbx_kit.problems import FieldProblem
+
+router = APIRouter(tags=["accounts"])
+
+REGISTRATION_EXAMPLE: dict[str, Any] = {
+    "terms": {"privacy_policy_accepted": True, "terms_of_service_accepted": True},
+    "password": "Ky7#mPz!qR",
+    "password_confirmation": "Ky7#mPz!qR",
+    "payment_method": "prepaid",
+    "contractor_type": "individual",
+    "contractor": {
+        "name": "山田 太郎",
+        "name_kana": "ヤマダ タロウ",
+        "postal_code": "1350064",
+        "prefecture": "東京都",
+        "city": "江東区",
+        "city_kana": "コウトウク",
+        "street": "青海2-7-4",
+        "street_kana": "アオミ2-7-4",
+        "email": "taro@example.co.jp",
+        "email_confirmation": "taro@example.co.jp",
+        "phone": "03-1234-5678",
+        "contact_phone": None,
+        "fax": None,
+    },
+    "representative": None,
+    "usage_contact": {"same_as_contractor": True},
+    "billing_contact": {"same_as_contractor": True},
+    "shipping_address": {"same_as_contractor": True},
+    "agency_code": None,
+}
+
+RegistrationBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="The registration form (API.md). Every field rule of SPEC §2.2.1 applies; "
+        "all broken rules are reported at once with their field paths.",
+        openapi_examples={"individual": {"summary": "個人", "value": REGISTRATION_EXAMPLE}},
+    ),
+]
+
+
+class RegisteredOut(BaseModel):
+    account_id: UUID
+    login_id: str
+
+
+class ValidatedOut(BaseModel):
+    valid: Literal[True] = True
+    step: str | None
+
+
+def get_app(request: Request) -> IdentityService:
+    app: IdentityService = request.app.state.application
+    return app
+
+
+IdentityServiceDep = Annotated[IdentityService, Depends(get_app)]
+
+
+def _refuse(errors: list[FieldError]) -> RegistrationInvalidError:
+    return RegistrationInvalidError(
+        "入力内容に誤りがあります。各項目をご確認ください。",
+        errors=[FieldProblem(e.field, e.code, e.message) for e in errors],
+    )
+
+
+@router.post("/accounts", status_code=201, response_model=RegisteredOut)
+def register_account(body: RegistrationBody, app: IdentityServiceDep) -> RegisteredOut:
+    """Register an account (個人・法人・テレマ); the login ID is issued by the system."""
+    data, errors = validate_registration(body)
+    if errors or data is None:
+        raise _refuse(errors)
+    registered = app.register_account(RegisterAccount(registration=data))
+    return RegisteredOut(account_id=registered.account_id, login_id=registered.login_id)
+
+
+@router.post("/accounts/validate", status_code=200, response_model=ValidatedOut)
+def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
+    """Validate a registration draft, whole or one step (``step``: terms | customer_info); stores nothing."""
+    step = body.get("step")
+    if step is not None and step not in ("terms", "customer_info"):
+        raise RegistrationInvalidError(
+            errors=[
+                FieldProblem(
+                    "step", "invalid_step", "stepには terms または customer_info を指定してください。"
+                )
+            ]
+        )
+    _, errors = validate_registration(body, step=step)
+    if errors:
+        raise _refuse(errors)
+    return ValidatedOut(step=step)

@@ -1,0 +1,102 @@
+"""The identity application: the only place accounts are loaded and saved."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from eventsourcing.persistence import IntegrityError
+
+from pbx_events.store import ServiceApplication
+from pbx_identity.commands import RegisterAccount
+from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
+from pbx_identity.errors import EmailTakenError, LoginIdExhaustedError
+from pbx_identity.validation.email import email_domain_class
+
+LOGIN_ID_PREFIX = "PBX"
+LOGIN_ID_DIGITS = 8
+_LOGIN_ID_TRIES = 20
+
+
+@dataclass(frozen=True)
+class Registered:
+    account_id: UUID
+    login_id: str
+
+
+def new_login_id() -> str:
+    """A login ID like ``PBX48213907``: easy to read out on the phone, not guessable in order."""
+    return LOGIN_ID_PREFIX + "".join(secrets.choice("0123456789") for _ in range(LOGIN_ID_DIGITS))
+
+
+def _asdict(value: Any) -> Any:
+    return dataclasses.asdict(value) if value is not None else None
+
+
+class IdentityService(ServiceApplication):
+    name = "identity"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        index_key: bytes,
+        password_hasher: PasswordHasher | None = None,
+    ) -> None:
+        super().__init__(env)
+        #: keys the e-mail index, so the index does not reveal addresses
+        self._index_key = index_key
+        self.password_hasher = password_hasher or PasswordHasher()
+
+    def email_key(self, email: str) -> str:
+        return hmac.new(self._index_key, email.lower().encode(), hashlib.sha256).hexdigest()
+
+    def register_account(self, cmd: RegisterAccount) -> Registered:
+        """Register an account with a system-issued login ID; refuses a taken e-mail."""
+        data = cmd.registration
+        email_key = self.email_key(data.contractor.email)
+        if self._exists(EmailClaim.create_id(email_key)):
+            raise EmailTakenError
+        password_hash = self.password_hasher.hash(data.password)
+        for _ in range(_LOGIN_ID_TRIES):
+            login_id = new_login_id()
+            account = Account(
+                login_id=login_id,
+                contractor_type=data.contractor_type,
+                contractor=dataclasses.asdict(data.contractor),
+                representative=_asdict(data.representative),
+                usage_contact=_asdict(data.usage_contact),
+                billing_contact=_asdict(data.billing_contact),
+                shipping_address=_asdict(data.shipping_address),
+                agency_code=data.agency_code,
+                payment_method=data.payment_method,
+                terms=dataclasses.asdict(data.terms),
+                email_domain_class=email_domain_class(data.contractor.email),
+                password_hash=password_hash,
+            )
+            try:
+                self.save(
+                    account,
+                    EmailClaim(email_key=email_key, account_id=account.id),
+                    LoginIdClaim(login_id=login_id, account_id=account.id),
+                )
+            except IntegrityError:
+                if self._exists(EmailClaim.create_id(email_key)):
+                    raise EmailTakenError from None
+                continue  # the login ID was taken meanwhile: draw another
+            return Registered(account_id=account.id, login_id=login_id)
+        raise LoginIdExhaustedError
+
+    def get_account(self, account_id: UUID) -> Account:
+        account = self.repository.get(account_id)
+        assert isinstance(account, Account)
+        return account
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))

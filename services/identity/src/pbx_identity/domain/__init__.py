@@ -1,0 +1,1 @@
+"""The identity domain: accounts and the keyed indexes that keep them unique."""
