@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "test":
         extra = [a for a in args.pytest_args if a != "--"]
-        return subprocess.call([sys.executable, "-m", "pytest", *extra], env=os.environ.copy())
+        return subprocess.call(  # noqa: S603 - our own interpreter, args from the command line
+            [sys.executable, "-m", "pytest", *extra], env=os.environ.copy()
+        )
     if args.command == "bench":
         from pbx_cli.bench import main as bench_main
 

@@ -45,7 +45,9 @@ def test_every_contract_has_at_least_one_example() -> None:
     assert {name for name, _ in _examples()} >= {c.type_name() for c in all_contracts()}
 
 
-@pytest.mark.parametrize(("type_name", "path"), _examples(), ids=lambda v: str(getattr(v, "name", v)))
+@pytest.mark.parametrize(
+    ("type_name", "path"), _examples(), ids=lambda v: str(getattr(v, "name", v))
+)
 def test_old_example_still_validates_and_round_trips_through_a_message(
     type_name: str, path: Path
 ) -> None:

@@ -96,7 +96,9 @@ async def bus() -> Any:
     await bus.close()
 
 
-async def test_relay_publishes_each_event_with_its_correlation_and_saves_position(bus: InMemoryBus) -> None:
+async def test_relay_publishes_each_event_with_its_correlation_and_saves_position(
+    bus: InMemoryBus,
+) -> None:
     app = SignupApp()
     got: list[Message] = []
 
@@ -111,13 +113,16 @@ async def test_relay_publishes_each_event_with_its_correlation_and_saves_positio
     assert await relay.run_once() == 2
     await eventually(lambda: len(got) == 2)
     assert [m.producer_position for m in got] == [1, 2]
-    assert got[0].correlation_id == "corr-1" and got[0].causation_id == "req-1"
+    assert got[0].correlation_id == "corr-1"
+    assert got[0].causation_id == "req-1"
     assert got[1].correlation_id is None
     assert app.position("relay:identity") == 2
     assert await relay.run_once() == 0
 
 
-async def test_relay_keeps_its_position_when_the_broker_does_not_confirm(bus: InMemoryBus) -> None:
+async def test_relay_keeps_its_position_when_the_broker_does_not_confirm(
+    bus: InMemoryBus,
+) -> None:
     app = SignupApp()
     app.register("PBX1")
     relay = OutboxRelay(app, "identity", to_integration, bus)
@@ -136,7 +141,9 @@ async def test_relay_killed_after_confirm_before_saving_republishes_with_same_id
     producer = SignupApp()
     consumer = TallyApp()
     inbox = Inbox(consumer, "tally.accounts")
-    await bus.subscribe("tally.accounts", ["identity.AccountRegistered.v1"], inbox.handler(consumer.decide))
+    await bus.subscribe(
+        "tally.accounts", ["identity.AccountRegistered.v1"], inbox.handler(consumer.decide)
+    )
     producer.register("PBX1")
 
     class DiesBeforeSaving(OutboxRelay):

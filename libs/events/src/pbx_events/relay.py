@@ -125,7 +125,9 @@ class LogFollower:
         if channel is None or datastore is None:
             return  # in-memory store: polling only
         loop = asyncio.get_running_loop()
-        self._listener = _Listener(datastore, channel, lambda: loop.call_soon_threadsafe(self._wake.set))
+        self._listener = _Listener(
+            datastore, channel, lambda: loop.call_soon_threadsafe(self._wake.set)
+        )
         self._listener.start()
 
 

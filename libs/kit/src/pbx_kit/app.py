@@ -100,7 +100,9 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     async def metrics() -> PlainTextResponse:
         """Prometheus text exposition."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

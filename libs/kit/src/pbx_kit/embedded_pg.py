@@ -38,7 +38,9 @@ class EmbeddedPostgres:
             self._server = PostgresServer(self.pgdata, cleanup_mode=None)
         admin_url = self._server.get_uri("postgres")  # type: ignore[attr-defined]
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (DATABASE,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname=%s", (DATABASE,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {0}").format(sql.Identifier(DATABASE)))
         url = str(self._server.get_uri(DATABASE))  # type: ignore[attr-defined]

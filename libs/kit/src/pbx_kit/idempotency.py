@@ -61,7 +61,10 @@ class MemoryIdempotencyStore:
         self, scope_key: str, status: int, headers: list[tuple[str, str]], body: bytes
     ) -> None:
         created, first = self._entries[scope_key]
-        self._entries[scope_key] = (created, StoredResponse(first.request_hash, status, headers, body))
+        self._entries[scope_key] = (
+            created,
+            StoredResponse(first.request_hash, status, headers, body),
+        )
 
     async def abandon(self, scope_key: str) -> None:
         self._entries.pop(scope_key, None)

@@ -67,7 +67,7 @@ class MaildirMailer:
 
         parser = BytesParser(policy=policy.default)
         result = []
-        for key in self._box.keys():
+        for key in self._box.keys():  # noqa: SIM118 - iterating a Mailbox yields messages
             with self._box.get_file(key) as fh:
                 parsed = parser.parse(fh)
                 assert isinstance(parsed, EmailMessage)

@@ -183,7 +183,9 @@ def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
         code, message = _PYDANTIC_CODES.get(
             str(err.get("type", "")), ("invalid_value", "値が正しくありません。")
         )
-        problems.append(FieldProblem(field=_field_path(err.get("loc", ())), code=code, message=message))
+        problems.append(
+            FieldProblem(field=_field_path(err.get("loc", ())), code=code, message=message)
+        )
     return problems
 
 

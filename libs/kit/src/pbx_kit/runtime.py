@@ -59,7 +59,9 @@ class Infrastructure:
 
     def derived_key(self, purpose: str) -> bytes:
         """A key for one purpose (e.g. an index HMAC), derived from the cipher key."""
-        return hmac.new(base64.b64decode(self.cipher_key), purpose.encode(), hashlib.sha256).digest()
+        return hmac.new(
+            base64.b64decode(self.cipher_key), purpose.encode(), hashlib.sha256
+        ).digest()
 
     async def close(self) -> None:
         await self.bus.close()

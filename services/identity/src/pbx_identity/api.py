@@ -92,13 +92,15 @@ def register_account(body: RegistrationBody, app: IdentityServiceDep) -> Registe
 
 @router.post("/accounts/validate", status_code=200, response_model=ValidatedOut)
 def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
-    """Validate a registration draft, whole or one step (``step``: terms | customer_info); stores nothing."""
+    """Validate a registration draft, whole or one step (terms | customer_info); stores nothing."""
     step = body.get("step")
     if step is not None and step not in ("terms", "customer_info"):
         raise RegistrationInvalidError(
             errors=[
                 FieldProblem(
-                    "step", "invalid_step", "stepには terms または customer_info を指定してください。"
+                    "step",
+                    "invalid_step",
+                    "stepには terms または customer_info を指定してください。",
                 )
             ]
         )

@@ -9,8 +9,8 @@ from typing import Any
 from pbx_events.envelope import stable_event_id
 from pbx_events.relay import LogFollower, RelaySettings
 from pbx_events.store import ServiceApplication
-from pbx_kit.mail import Mail, Mailer
 from pbx_identity.domain.account import Account
+from pbx_kit.mail import Mail, Mailer
 
 REGISTRATION_SUBJECT = "クラウドPBXお申し込みありがとうございました"
 

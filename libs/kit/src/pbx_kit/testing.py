@@ -1,0 +1,168 @@
+"""A pytest plugin: real PostgreSQL and RabbitMQ for tests, never a silent skip in CI.
+
+Servers come from ``PBX_TEST_DATABASE_URL`` / ``PBX_TEST_AMQP_URL`` when set,
+else from testcontainers (a machine with Docker). When neither works the test
+is skipped, unless ``PBX_REQUIRE_INFRA=1`` (CI), which turns it into a failure.
+Every test gets a fresh database and its own exchange, so tests never see
+each other's events.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REQUIRE_ENV = "PBX_REQUIRE_INFRA"
+
+
+def infra_required() -> bool:
+    return os.environ.get(REQUIRE_ENV, "") not in ("", "0", "false", "no")
+
+
+def missing(what: str, why: str) -> None:
+    message = f"{what} unavailable: {why}"
+    if infra_required():
+        pytest.fail(f"{message} ({REQUIRE_ENV} is set: infrastructure missing is a failure)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def _containers() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def database_url(_containers: ExitStack) -> str:
+    url = os.environ.get("PBX_TEST_DATABASE_URL")
+    if url:
+        return url
+    try:
+        from testcontainers.postgres import PostgresContainer
+
+        container = _containers.enter_context(PostgresContainer("postgres:16-alpine"))
+        return str(container.get_connection_url(driver=None))
+    except Exception as exc:  # no Docker here
+        missing("PostgreSQL", f"PBX_TEST_DATABASE_URL unset and testcontainers failed: {exc!r}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def amqp_url(_containers: ExitStack) -> str:
+    url = os.environ.get("PBX_TEST_AMQP_URL")
+    if url:
+        return url
+    try:
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        container = _containers.enter_context(RabbitMqContainer("rabbitmq:3.13-management"))
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(container.port)
+        return f"amqp://guest:guest@{host}:{port}/"
+    except Exception as exc:
+        missing("RabbitMQ", f"PBX_TEST_AMQP_URL unset and testcontainers failed: {exc!r}")
+        raise
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    """A new, empty database for one test, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"pbx_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {0}").format(sql.Identifier(name)))
+    yield _with_database(database_url, name)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {0} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@dataclass
+class Stack:
+    """What a flow test runs on: the bus kind and the settings for a service."""
+
+    kind: str
+    settings: Any
+    database_url: str | None
+
+
+@pytest.fixture(params=["memory", "real"])
+def stack_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def stack(
+    stack_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """Both buses for the same flow test: in-process (in-memory store) and real servers."""
+    from pbx_events.store import new_cipher_key
+    from pbx_kit.settings import Settings
+
+    exchange = f"test.{uuid.uuid4().hex[:10]}"
+    if stack_kind == "memory":
+        settings = Settings(
+            amqp_url="memory://", data_dir=tmp_path, cipher_key=new_cipher_key(), exchange=exchange
+        )
+        yield Stack("memory", settings, None)
+        return
+    db = request.getfixturevalue("fresh_database_url")
+    amqp = request.getfixturevalue("amqp_url")
+    settings = Settings(
+        amqp_url=amqp,
+        database_url=db,
+        data_dir=tmp_path,
+        cipher_key=new_cipher_key(),
+        exchange=exchange,
+    )
+    yield Stack("real", settings, db)
+
+
+async def delete_exchange(amqp_url: str, exchange: str, queues: tuple[str, ...] = ()) -> None:
+    """Remove a test's exchange, its audit stream and the given queues (with their DLQs)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+            await channel.queue_delete(f"{queue}.dlq")
+        await channel.exchange_delete(exchange)
+        await channel.queue_delete(f"{exchange}.audit")
+
+
+def infrastructure_for(stack: Stack) -> Any:
+    """The Infrastructure a service is built on for this stack."""
+    from pbx_events.memory import InMemoryBus
+    from pbx_kit.mail import MaildirMailer
+    from pbx_kit.runtime import Infrastructure, bus_for
+
+    settings = stack.settings
+    bus = bus_for(settings)
+    if stack.kind == "memory":
+        assert isinstance(bus, InMemoryBus)
+    return Infrastructure(
+        settings=settings,
+        database_url=stack.database_url,
+        bus=bus,
+        mailer=MaildirMailer(settings.data_dir / "mail", settings.mail_from),
+        cipher_key=settings.cipher_key,
+    )
