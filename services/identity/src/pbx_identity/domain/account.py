@@ -56,6 +56,10 @@ class Account(Aggregate):
         return str(self.contractor["email"])
 
 
+#: the event class ``@event("Registered")`` made (mypy cannot see decorator-made classes)
+AccountRegistered: type[Aggregate.Created] = Account.Registered  # type: ignore[attr-defined]
+
+
 class EmailClaim(Aggregate):
     """Claims one e-mail address for one account (id derived from a keyed hash of it)."""
 

@@ -1,0 +1,228 @@
+"""``./pbx bench relay|inbox``: throughput beside the raw ceiling measured in the same run.
+
+- relay: events/s from a service's notification log to RabbitMQ with publisher
+  confirms, beside raw aio-pika confirmed publishes with the same number in flight.
+- inbox: messages/s consumed from RabbitMQ into PostgreSQL through the inbox
+  (new event + tracking record in one transaction each), beside raw single-row
+  INSERT commits on one connection.
+
+Servers: ``PBX_DATABASE_URL`` / ``PBX_AMQP_URL`` (or the ``PBX_TEST_*`` ones);
+everything it creates (schema, exchange, queues) is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+import psycopg
+from eventsourcing.domain import Aggregate, event
+from psycopg import sql
+
+from pbx_events.amqp import AmqpBus
+from pbx_events.bus import BusSettings, Delivery
+from pbx_events.contracts import IntegrationEvent
+from pbx_events.envelope import Message, to_message
+from pbx_events.identity import AccountRegistered
+from pbx_events.inbox import Inbox
+from pbx_events.relay import OutboxRelay, RelaySettings
+from pbx_events.store import ServiceApplication, ensure_schema, postgres_env
+
+
+class BenchItem(Aggregate):
+    @event("Happened")
+    def __init__(self, login_id: str) -> None:
+        self.login_id = login_id
+
+
+class BenchApp(ServiceApplication):
+    name = "bench"
+
+
+def _mapping(domain_event: Any) -> Sequence[IntegrationEvent]:
+    return [_event(domain_event.originator_id, domain_event.login_id)]
+
+
+def _event(account_id: uuid.UUID, login_id: str) -> AccountRegistered:
+    return AccountRegistered(
+        account_id=account_id,
+        login_id=login_id,
+        contractor_type="individual",
+        email_domain_class="business",
+        screening_phone_is_fixed_line=True,
+        registered_at=datetime.now(UTC),
+    )
+
+
+def _urls() -> tuple[str, str]:
+    db = os.environ.get("PBX_DATABASE_URL") or os.environ.get("PBX_TEST_DATABASE_URL")
+    amqp = os.environ.get("PBX_AMQP_URL") or os.environ.get("PBX_TEST_AMQP_URL")
+    if not db or not amqp or not amqp.startswith("amqp"):
+        raise SystemExit(
+            "bench needs real servers: set PBX_DATABASE_URL=postgresql://… and PBX_AMQP_URL=amqp://…"
+        )
+    return db, amqp
+
+
+def _drop_schema(db: str, schema: str) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(sql.Identifier(schema)))
+
+
+def _report(what: str, ours: float, raw: float, raw_label: str) -> None:
+    print(f"{what}: {ours:,.0f} events/s")
+    print(f"raw ceiling ({raw_label}): {raw:,.0f} /s")
+    print(f"ratio: {ours / raw:.0%}")
+
+
+async def _raw_confirmed_publishes(amqp: str, exchange: str, count: int, in_flight: int) -> float:
+    connection = await aio_pika.connect(amqp)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(
+            f"{exchange}.raw", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(ex, "#")
+        body = _event(uuid.uuid4(), "PBX00000000").model_dump_json().encode()
+        started = time.perf_counter()
+        for offset in range(0, count, in_flight):
+            await asyncio.gather(
+                *[
+                    ex.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key="identity.AccountRegistered.v1",
+                        mandatory=True,
+                    )
+                    for _ in range(min(in_flight, count - offset))
+                ]
+            )
+        elapsed = time.perf_counter() - started
+        await queue.delete(if_unused=False, if_empty=False)
+        await ex.delete()
+    return count / elapsed
+
+
+async def bench_relay(count: int) -> None:
+    db, amqp = _urls()
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    exchange = f"bench.{uuid.uuid4().hex[:8]}"
+    settings = BusSettings(exchange=exchange, audit=False)
+    batch = 500
+    ensure_schema(db, schema)
+    app = BenchApp(postgres_env(db, schema))
+    try:
+        print(f"writing {count} events to the log ...")
+        for offset in range(0, count, 100):
+            app.save(*[BenchItem(f"PBX{i:08d}") for i in range(offset, min(count, offset + 100))])
+        bus = AmqpBus(amqp, settings)
+        await bus.connect()
+        await bus.declare_queue(f"{exchange}.sink", ["#"])
+        relay = OutboxRelay(app, "identity", _mapping, bus, RelaySettings(batch_size=batch))
+        started = time.perf_counter()
+        while await relay.run_once():
+            pass
+        ours = count / (time.perf_counter() - started)
+        async with await aio_pika.connect(amqp) as conn:
+            channel = await conn.channel()
+            await channel.queue_delete(f"{exchange}.sink")
+            await channel.queue_delete(f"{exchange}.sink.dlq")
+        await bus.close()
+        raw = await _raw_confirmed_publishes(amqp, f"{exchange}.raw", count, batch)
+        _report("relay (log -> RabbitMQ, confirmed)", ours, raw, f"aio-pika, {batch} in flight")
+    finally:
+        app.close()
+        _drop_schema(db, schema)
+        async with await aio_pika.connect(amqp) as conn:
+            channel = await conn.channel()
+            await channel.exchange_delete(exchange)
+
+
+async def _raw_single_row_commits(db: str, schema: str, count: int) -> float:
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute(f'CREATE TABLE "{schema}".raw (id bigserial PRIMARY KEY, body bytea)')
+        body = b"x" * 200
+        started = time.perf_counter()
+        for _ in range(count):
+            await conn.execute(f'INSERT INTO "{schema}".raw (body) VALUES ($1)', body)
+        return count / (time.perf_counter() - started)
+    finally:
+        await conn.close()
+
+
+class Tally(Aggregate):
+    @event("Counted")
+    def __init__(self, login_id: str) -> None:
+        self.login_id = login_id
+
+
+async def bench_inbox(count: int) -> None:
+    db, amqp = _urls()
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    exchange = f"bench.{uuid.uuid4().hex[:8]}"
+    queue = f"{exchange}.inbox"
+    settings = BusSettings(exchange=exchange, audit=False, prefetch=64)
+    ensure_schema(db, schema)
+    app = BenchApp(postgres_env(db, schema, pool_size=8))
+    bus = AmqpBus(amqp, settings)
+    try:
+        await bus.connect()
+        await bus.declare_queue(queue, ["#"])
+        messages: list[Message] = [
+            to_message(
+                _event(uuid.uuid4(), f"PBX{i:08d}"),
+                message_id=str(uuid.uuid4()),
+                producer_position=i + 1,
+                correlation_id=None,
+                causation_id=None,
+            )
+            for i in range(count)
+        ]
+        print(f"queueing {count} messages ...")
+        for offset in range(0, count, 500):
+            await bus.publish(messages[offset : offset + 500])
+        inbox = Inbox(app, queue)
+        done = asyncio.Event()
+        handled = 0
+
+        def decide(evt: Any, message: Message) -> list[Tally]:
+            return [Tally(evt.login_id)]
+
+        handler = inbox.handler(decide)
+
+        async def on_delivery(delivery: Delivery) -> None:
+            nonlocal handled
+            await handler(delivery)
+            handled += 1
+            if handled >= count:
+                done.set()
+
+        started = time.perf_counter()
+        sub = await bus.subscribe(queue, ["#"], on_delivery)
+        await asyncio.wait_for(done.wait(), timeout=600)
+        ours = count / (time.perf_counter() - started)
+        await sub.cancel()
+        raw = await _raw_single_row_commits(db, schema, count)
+        _report("inbox (RabbitMQ -> PostgreSQL, exactly once)", ours, raw, "single-row INSERT commits")
+    finally:
+        async with await aio_pika.connect(amqp) as conn:
+            channel = await conn.channel()
+            await channel.queue_delete(queue)
+            await channel.queue_delete(f"{queue}.dlq")
+            await channel.exchange_delete(exchange)
+        await bus.close()
+        app.close()
+        _drop_schema(db, schema)
+
+
+def main(what: str, count: int) -> int:
+    asyncio.run(bench_relay(count) if what == "relay" else bench_inbox(count))
+    return 0
