@@ -1,13 +1,17 @@
-"""Outbox relay and inbox on the in-memory store and the in-process bus: publish
-from the log, position saved only after confirms, effects exactly once."""
+"""Outbox relay and inbox, the same tests on the in-memory store with the in-process bus
+and on real PostgreSQL with RabbitMQ: publish from the log, position saved only after
+the confirms, every effect exactly once, whatever the faults."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate, event
@@ -20,7 +24,8 @@ from pbx_events.identity import AccountRegistered
 from pbx_events.inbox import Inbox
 from pbx_events.memory import InMemoryBus
 from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_events.store import ServiceApplication
+from pbx_events.store import ServiceApplication, ensure_schema, postgres_env
+from pbx_kit.testing import Stack, delete_exchange, missing
 
 
 class Signup(Aggregate):
@@ -80,122 +85,223 @@ class TallyApp(ServiceApplication):
         return list(self.repository.get(self.tally_id).seen)
 
 
-async def eventually(predicate: Any, timeout: float = 5.0) -> None:
+async def eventually(predicate: Any, timeout: float = 15.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class World:
+    kind: str
+    bus: Any
+    producer: SignupApp
+    consumer: TallyApp
+    queues: list[str]
+
+    def relay(self, cls: type[OutboxRelay] = OutboxRelay, **settings: Any) -> OutboxRelay:
+        return cls(
+            self.producer,
+            "identity",
+            to_integration,
+            self.bus,
+            RelaySettings(poll_interval=0.05, retry_delay=0.05, **settings),
+        )
+
+    async def consume(self, handler: Any, keys: Sequence[str] = ("identity.#",)) -> str:
+        queue = f"test.{uuid4().hex[:8]}"
+        self.queues.append(queue)
+        await self.bus.subscribe(queue, list(keys), handler)
+        return queue
+
+    async def tally(self) -> str:
+        queue = f"tally.{uuid4().hex[:8]}"
+        self.queues.append(queue)
+        inbox = Inbox(self.consumer, queue)
+        await self.bus.subscribe(
+            queue, ["identity.AccountRegistered.v1"], inbox.handler(self.consumer.decide)
+        )
+        return queue
 
 
 @pytest.fixture
-async def bus() -> Any:
-    bus = InMemoryBus(BusSettings(retry_base_delay=0.001))
+async def world(stack: Stack) -> AsyncIterator[World]:
+    settings = BusSettings(
+        exchange=stack.settings.exchange, retry_base_delay=0.01, delivery_limit=3
+    )
+    if stack.kind == "memory":
+        bus: Any = InMemoryBus(settings)
+        producer, consumer = SignupApp(), TallyApp()
+    else:
+        from pbx_events.amqp import AmqpBus
+
+        bus = AmqpBus(stack.settings.amqp_url, settings)
+        assert stack.database_url
+        ensure_schema(stack.database_url, "producer")
+        ensure_schema(stack.database_url, "consumer")
+        producer = SignupApp(postgres_env(stack.database_url, "producer"))
+        consumer = TallyApp(postgres_env(stack.database_url, "consumer"))
     await bus.connect()
-    yield bus
+    world = World(stack.kind, bus, producer, consumer, [])
+    yield world
     await bus.close()
+    producer.close()
+    consumer.close()
+    if stack.kind == "real":
+        await delete_exchange(stack.settings.amqp_url, settings.exchange, tuple(world.queues))
+
+
+def positions_of(messages: list[Message]) -> list[int]:
+    return [m.producer_position or 0 for m in messages]
 
 
 async def test_relay_publishes_each_event_with_its_correlation_and_saves_position(
-    bus: InMemoryBus,
+    world: World,
 ) -> None:
-    app = SignupApp()
     got: list[Message] = []
 
     async def collect(delivery: Delivery) -> None:
         got.append(delivery.message)
 
-    await bus.subscribe("test.collect", ["identity.#"], collect)
+    await world.consume(collect)
     with context.caused_by("corr-1", "req-1"):
-        app.register("PBX1")
-    app.register("PBX2")
-    relay = OutboxRelay(app, "identity", to_integration, bus)
+        world.producer.register("PBX1")
+    world.producer.register("PBX2")
+    relay = world.relay()
     assert await relay.run_once() == 2
     await eventually(lambda: len(got) == 2)
-    assert [m.producer_position for m in got] == [1, 2]
+    got.sort(key=lambda m: m.producer_position or 0)
+    assert positions_of(got) == [1, 2]
     assert got[0].correlation_id == "corr-1"
     assert got[0].causation_id == "req-1"
     assert got[1].correlation_id is None
-    assert app.position("relay:identity") == 2
+    assert world.producer.position("relay:identity") == 2
     assert await relay.run_once() == 0
 
 
-async def test_relay_keeps_its_position_when_the_broker_does_not_confirm(
-    bus: InMemoryBus,
-) -> None:
-    app = SignupApp()
-    app.register("PBX1")
-    relay = OutboxRelay(app, "identity", to_integration, bus)
-    await bus.close()  # publish now raises PublishError
+async def test_relay_keeps_its_position_when_the_broker_does_not_confirm(world: World) -> None:
+    world.producer.register("PBX1")
+    relay = world.relay()
+    await world.bus.close()  # publish now fails: nothing is confirmed
     with pytest.raises(PublishError):
         await relay.run_once()
-    assert app.position("relay:identity") == 0
-    await bus.connect()
+    assert world.producer.position("relay:identity") == 0
+    await world.bus.connect()
     assert await relay.run_once() == 1
-    assert app.position("relay:identity") == 1
+    assert world.producer.position("relay:identity") == 1
 
 
-async def test_relay_killed_after_confirm_before_saving_republishes_with_same_id_and_inbox_applies_once(
-    bus: InMemoryBus,
+async def test_relay_killed_after_the_confirm_before_saving_republishes_and_the_effect_is_single(
+    world: World,
 ) -> None:
-    producer = SignupApp()
-    consumer = TallyApp()
-    inbox = Inbox(consumer, "tally.accounts")
-    await bus.subscribe(
-        "tally.accounts", ["identity.AccountRegistered.v1"], inbox.handler(consumer.decide)
-    )
-    producer.register("PBX1")
+    await world.tally()
+    world.producer.register("PBX1")
+    deliveries = 0
 
     class DiesBeforeSaving(OutboxRelay):
         async def handle_batch(self, batch: Any) -> None:
+            nonlocal deliveries
             await super().handle_batch(batch)
+            deliveries += 1
             raise asyncio.CancelledError  # killed between the confirm and saving its position
 
     with pytest.raises(asyncio.CancelledError):
-        await DiesBeforeSaving(producer, "identity", to_integration, bus).run_once()
-    assert producer.position("relay:identity") == 0
-    assert await OutboxRelay(producer, "identity", to_integration, bus).run_once() == 1
-    await eventually(lambda: bus.pending("tally.accounts") == 0 and len(consumer.seen()) >= 1)
-    await asyncio.sleep(0.05)
-    assert consumer.seen() == ["PBX1"]
+        await world.relay(DiesBeforeSaving).run_once()
+    assert deliveries == 1
+    assert world.producer.position("relay:identity") == 0
+    assert await world.relay().run_once() == 1  # a new relay publishes the same event again
+    await eventually(lambda: len(world.consumer.seen()) >= 1)
+    await asyncio.sleep(0.5)  # the duplicate arrives meanwhile and is skipped
+    assert world.consumer.seen() == ["PBX1"]
 
 
-async def test_inbox_applies_out_of_order_redeliveries_exactly_once() -> None:
-    producer = SignupApp()
+async def test_inbox_applies_out_of_order_redeliveries_exactly_once(world: World) -> None:
     for i in range(1, 4):
-        producer.register(f"PBX{i}")
-    relay = OutboxRelay(producer, "identity", to_integration, InMemoryBus())
-    messages = relay.messages_for(
-        [(n.id, producer.mapper.to_domain_event(n)) for n in producer.notifications_after(0, 10)]
+        world.producer.register(f"PBX{i}")
+    notifications = world.producer.notifications_after(0, 10)
+    messages = world.relay().messages_for(
+        [(n.id, world.producer.mapper.to_domain_event(n)) for n in notifications]
     )
-    consumer = TallyApp()
-    inbox = Inbox(consumer, "tally.accounts")
+    inbox = Inbox(world.consumer, "tally.accounts")
     order = [2, 0, 1, 0, 2, 1, 0]  # newer before older, each more than once
-    applied = [inbox.handle(messages[i], consumer.decide) for i in order]
+    applied = [inbox.handle(messages[i], world.consumer.decide) for i in order]
     assert applied == [True, True, True, False, False, False, False]
-    assert sorted(consumer.seen()) == ["PBX1", "PBX2", "PBX3"]
-    assert len(consumer.seen()) == 3
+    assert sorted(world.consumer.seen()) == ["PBX1", "PBX2", "PBX3"]
 
 
-async def test_relay_follows_the_log_while_running(bus: InMemoryBus) -> None:
-    app = SignupApp()
+async def test_redelivered_messages_through_the_bus_take_effect_once(world: World) -> None:
+    for i in range(1, 6):
+        world.producer.register(f"PBX{i}")
+    await world.tally()
+    relay = world.relay()
+    messages = relay.messages_for(
+        [
+            (n.id, world.producer.mapper.to_domain_event(n))
+            for n in world.producer.notifications_after(0, 10)
+        ]
+    )
+    # the broker hands them over again, newest first, then all of them once more
+    await world.bus.publish(list(reversed(messages)))
+    await world.bus.publish(messages)
+    await eventually(lambda: len(world.consumer.seen()) >= 5)
+    await asyncio.sleep(0.5)
+    assert sorted(world.consumer.seen()) == [f"PBX{i}" for i in range(1, 6)]
+
+
+async def test_relay_follows_the_log_while_running(world: World) -> None:
     got: list[str] = []
 
     async def collect(delivery: Delivery) -> None:
         got.append(delivery.message.message_id)
 
-    await bus.subscribe("test.follow", ["#"], collect)
-    relay = OutboxRelay(app, "identity", to_integration, bus, RelaySettings(poll_interval=0.01))
+    await world.consume(collect)
+    relay = world.relay()
     task = asyncio.create_task(relay.run())
     try:
         for i in range(5):
-            app.register(f"PBX{i}")
+            await asyncio.to_thread(world.producer.register, f"PBX{i}")
         await eventually(lambda: len(got) == 5)
         for _ in range(200):
             if await relay.lag() == 0:
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.02)
         assert await relay.lag() == 0
     finally:
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     assert len(set(got)) == 5
+
+
+@pytest.mark.parametrize("stack_kind", ["real"])
+async def test_relay_and_consumers_recover_when_the_broker_closes_every_connection(
+    world: World,
+) -> None:
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None:
+        missing("rabbitmqctl", "not on PATH: cannot close the broker's connections")
+    await world.tally()
+    relay = world.relay()
+    task = asyncio.create_task(relay.run())
+    try:
+        for i in range(40):
+            await asyncio.to_thread(world.producer.register, f"PBX{i:02d}")
+            if i == 20:
+                proc = await asyncio.create_subprocess_exec(
+                    str(rabbitmqctl),
+                    "close_all_connections",
+                    "fault injection",
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+                output, _ = await proc.communicate()
+                assert proc.returncode == 0, output
+        await eventually(lambda: len(world.consumer.seen()) >= 40, timeout=60)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await asyncio.sleep(0.5)
+    assert sorted(world.consumer.seen()) == [f"PBX{i:02d}" for i in range(40)]
