@@ -211,7 +211,9 @@ async def bench_inbox(count: int) -> None:
         ours = count / (time.perf_counter() - started)
         await sub.cancel()
         raw = await _raw_single_row_commits(db, schema, count)
-        _report("inbox (RabbitMQ -> PostgreSQL, exactly once)", ours, raw, "single-row INSERT commits")
+        _report(
+            "inbox (RabbitMQ -> PostgreSQL, exactly once)", ours, raw, "single-row INSERT commits"
+        )
     finally:
         async with await aio_pika.connect(amqp) as conn:
             channel = await conn.channel()

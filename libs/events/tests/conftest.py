@@ -19,6 +19,7 @@ import pytest
 
 from pbx_events.amqp import AmqpBus
 from pbx_events.bus import Bus, BusSettings, dlq_name
+from pbx_events.envelope import Message
 from pbx_events.memory import InMemoryBus
 
 RABBITMQ_IMAGE = "rabbitmq:3.10"
@@ -29,7 +30,6 @@ class _Broker:
     url: str
     #: the testcontainers container when the fixture started one
     container: Any = None
-
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,8 @@ def amqp_url(_amqp_broker: _Broker) -> str:
 
 @pytest.fixture
 def bus_settings(request: pytest.FixtureRequest) -> BusSettings:
-    """Unique exchanges per test; ``parametrize("bus_settings", [{...}], indirect=True)`` overrides."""
+    """Unique exchanges per test; override fields with
+    ``@pytest.mark.parametrize("bus_settings", [{...}], indirect=True)``."""
     token = uuid4().hex[:8]
     settings = BusSettings(
         exchange=f"test.{token}",
@@ -87,7 +88,7 @@ class _TrackingAmqpBus(AmqpBus):
         self.test_queues.add(queue)
         await super().declare_queue(queue, routing_keys)
 
-    async def dead_letters(self, queue: str) -> list[Any]:
+    async def dead_letters(self, queue: str) -> list[Message]:
         self.test_queues.add(queue)
         return await super().dead_letters(queue)
 

@@ -160,7 +160,7 @@ class AmqpBus:
         self._queues: dict[str, AbstractRobustQueue] = {}
         self._subscriptions: list[AmqpSubscription] = []
         self._publishing: dict[str, asyncio.Event] = {}
-        #: reconnections since ``connect`` (the robust connection restored everything)
+        #: times the robust connection came back and restored channels, queues and consumers
         self.reconnects = 0
 
     async def connect(self) -> None:
@@ -271,15 +271,16 @@ class AmqpBus:
             *(self._publish_one(exchange, m) for m in messages), return_exceptions=True
         )
         failed = [(m, r) for m, r in zip(messages, results, strict=True) if r is not None]
-        for message, error in failed:
+        if failed:
+            message, first = failed[0]
             log.warning(
                 "publish_failed",
+                failed=len(failed),
+                total=len(messages),
                 message_id=message.message_id,
                 routing_key=message.routing_key,
-                error=type(error).__name__,
+                error=type(first).__name__,
             )
-        if failed:
-            first = failed[0][1]
             raise PublishError(
                 f"{len(failed)} of {len(messages)} messages not confirmed "
                 f"(first: {type(first).__name__}: {first})"

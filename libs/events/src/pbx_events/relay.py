@@ -125,6 +125,7 @@ class LogFollower:
         if channel is None or datastore is None:
             return  # in-memory store: polling only
         loop = asyncio.get_running_loop()
+
         def wake() -> None:
             loop.call_soon_threadsafe(self._wake.set)
 

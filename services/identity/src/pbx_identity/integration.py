@@ -7,11 +7,11 @@ from typing import Any
 
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.identity import AccountRegistered
-from pbx_identity.domain.account import AccountRegistered
+from pbx_identity.domain.account import AccountRegisteredEvent
 
 
 def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
-    if isinstance(domain_event, AccountRegistered):
+    if isinstance(domain_event, AccountRegisteredEvent):
         return [
             AccountRegistered(
                 account_id=domain_event.originator_id,

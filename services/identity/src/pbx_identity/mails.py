@@ -9,7 +9,7 @@ from typing import Any
 from pbx_events.envelope import stable_event_id
 from pbx_events.relay import LogFollower, RelaySettings
 from pbx_events.store import ServiceApplication
-from pbx_identity.domain.account import AccountRegistered
+from pbx_identity.domain.account import AccountRegisteredEvent
 from pbx_kit.mail import Mail, Mailer
 
 REGISTRATION_SUBJECT = "クラウドPBXお申し込みありがとうございました"
@@ -50,5 +50,5 @@ class IdentityMailer(LogFollower):
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
         for _position, event in batch:
-            if isinstance(event, AccountRegistered):
+            if isinstance(event, AccountRegisteredEvent):
                 await asyncio.to_thread(self.mailer.send, registration_mail(event, self.login_url))

@@ -57,7 +57,7 @@ class Account(Aggregate):
 
 
 #: the event class ``@event("Registered")`` made (mypy cannot see decorator-made classes)
-AccountRegistered: type[Aggregate.Created] = Account.Registered  # type: ignore[attr-defined]
+AccountRegisteredEvent: Any = Account.Registered  # type: ignore[attr-defined]
 
 
 class EmailClaim(Aggregate):
