@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("what", choices=["relay", "inbox"])
     bench.add_argument("--events", type=int, default=5000)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"]:
+        # everything after `test` goes to pytest untouched (options included)
+        return subprocess.call(  # noqa: S603 - our own interpreter, args from the command line
+            [sys.executable, "-m", "pytest", *argv[1:]], env=os.environ.copy()
+        )
     args = parser.parse_args(argv)
     if args.command == "up":
         from pbx_cli.up import main as up_main
@@ -33,11 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
         up_main(Settings(**overrides), args.host, args.port)
         return 0
-    if args.command == "test":
-        extra = [a for a in args.pytest_args if a != "--"]
-        return subprocess.call(  # noqa: S603 - our own interpreter, args from the command line
-            [sys.executable, "-m", "pytest", *extra], env=os.environ.copy()
-        )
     if args.command == "bench":
         from pbx_cli.bench import main as bench_main
 

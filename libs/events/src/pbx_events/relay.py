@@ -86,6 +86,37 @@ class LogFollower:
         self.position = last
         return len(notifications)
 
+    def _read(self, after: int) -> tuple[int, list[tuple[int, Any]]]:
+        notifications = self.app.notifications_after(after, self.settings.batch_size)
+        batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        return (notifications[-1].id if notifications else after), batch
+
+    async def drain(self) -> int:
+        """Handle every notification there is; returns how many.
+
+        The next batch is read and decoded while the current one is handled
+        (published and confirmed); positions are still saved strictly in order,
+        each only after its batch was handled.
+        """
+        position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        total = 0
+        reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, position))
+        try:
+            while True:
+                last, batch = await reading
+                if not batch:
+                    return total
+                reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, last))
+                await self.handle_batch(batch)
+                await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
+                self.position = last
+                total += len(batch)
+        finally:
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reading
+
     async def lag(self) -> int:
         head = await anyio.to_thread.run_sync(self.app.max_notification_id)
         position = await anyio.to_thread.run_sync(self.app.position, self.name)
@@ -98,7 +129,7 @@ class LogFollower:
         try:
             while True:
                 try:
-                    count = await self.run_once()
+                    count = await self.drain()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
