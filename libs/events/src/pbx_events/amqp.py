@@ -171,6 +171,8 @@ class AmqpBus:
             self._url,
             heartbeat=s.heartbeat,
             client_properties={"connection_name": self._connection_name},
+            # aio-pika waits this long before every reconnect attempt (default 5 s)
+            reconnect_interval=s.reconnect_interval,
         )
         try:
             connection.reconnect_callbacks.add(self._on_reconnect)

@@ -49,6 +49,8 @@ class BusSettings:
     retry_max_delay: float = 5.0
     confirm_timeout: float = 10.0
     heartbeat: int = 15
+    #: seconds between reconnect attempts after the broker connection dropped
+    reconnect_interval: float = 1.0
     #: bind an audit stream (``<exchange>.audit``) to every key, so auditors can
     #: replay the whole event history and every message is routable
     audit: bool = True

@@ -57,6 +57,7 @@ class CorrelationMiddleware:
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 headers = list(message.get("headers", []))
                 headers.append((b"x-correlation-id", correlation_id.encode()))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -71,6 +72,17 @@ class CorrelationMiddleware:
         ):
             try:
                 await self.app(scope, receive, send_with_ids)
+            except Exception as exc:
+                # a bug: answer a problem (with the ids, so support can find the log
+                # line) instead of letting the server's bare 500 escape
+                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+                if status_holder.get("started"):
+                    raise
+                await problem_response(
+                    500,
+                    "internal_error",
+                    "システムエラーが発生しました。時間をおいて再度お試しください。",
+                )(scope, receive, send_with_ids)
             finally:
                 elapsed = time.perf_counter() - started
                 method = scope.get("method", "?")

@@ -250,7 +250,11 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 #: declared on every route so OpenAPI documents the problem responses
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": title}
+    status: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": title,
+    }
     for status, title in [
         (400, "Bad Request"),
         (413, "Content Too Large"),
