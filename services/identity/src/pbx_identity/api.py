@@ -8,12 +8,16 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel
 
+from pbx_identity.api_models import RegistrationDraftIn, RegistrationIn
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import RegisterAccount
 from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.errors import FieldError
+from pbx_identity.validation.model import RegistrationData
+from pbx_identity.validation.postal_regions import registration_warnings
 from pbx_identity.validation.registration import validate_registration
-from pbx_kit.problems import FieldProblem
+from pbx_kit.app import schema_ref
+from pbx_kit.problems import FieldProblem, Problem
 
 router = APIRouter(tags=["accounts"])
 
@@ -45,24 +49,41 @@ REGISTRATION_EXAMPLE: dict[str, Any] = {
     "agency_code": None,
 }
 
-RegistrationBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="The registration form (API.md). Every field rule of SPEC §2.2.1 applies; "
-        "all broken rules are reported at once with their field paths.",
-        openapi_examples={"individual": {"summary": "個人", "value": REGISTRATION_EXAMPLE}},
-    ),
-]
+#: read raw, so every broken rule is reported with its own code; documented by api_models
+RegistrationBody = Annotated[dict[str, Any], Body(include_in_schema=False)]
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "Conflict (e.g. email_taken)"}
+}
+
+
+class WarningOut(BaseModel):
+    """Something to double-check that does not stop the registration."""
+
+    field: str
+    code: str
+    message: str
 
 
 class RegisteredOut(BaseModel):
     account_id: UUID
     login_id: str
+    warnings: list[WarningOut] = []
 
 
 class ValidatedOut(BaseModel):
     valid: Literal[True] = True
     step: str | None
+    warnings: list[WarningOut] = []
+
+
+def _warnings(data: RegistrationData | None) -> list[WarningOut]:
+    if data is None:
+        return []
+    return [
+        WarningOut(field=w.field, code=w.code, message=w.message)
+        for w in registration_warnings(data)
+    ]
 
 
 def get_app(request: Request) -> IdentityService:
@@ -80,17 +101,31 @@ def _refuse(errors: list[FieldError]) -> RegistrationInvalidError:
     )
 
 
-@router.post("/accounts", status_code=201, response_model=RegisteredOut)
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=RegisteredOut,
+    openapi_extra=schema_ref(RegistrationIn),
+    responses=_CONFLICT,
+)
 def register_account(body: RegistrationBody, app: IdentityServiceDep) -> RegisteredOut:
     """Register an account (個人・法人・テレマ); the login ID is issued by the system."""
     data, errors = validate_registration(body)
     if errors or data is None:
         raise _refuse(errors)
     registered = app.register_account(RegisterAccount(registration=data))
-    return RegisteredOut(account_id=registered.account_id, login_id=registered.login_id)
+    return RegisteredOut(
+        account_id=registered.account_id, login_id=registered.login_id, warnings=_warnings(data)
+    )
 
 
-@router.post("/accounts/validate", status_code=200, response_model=ValidatedOut)
+@router.post(
+    "/accounts/validate",
+    status_code=200,
+    response_model=ValidatedOut,
+    openapi_extra=schema_ref(RegistrationDraftIn),
+    responses=_CONFLICT,
+)
 def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
     """Validate a registration draft, whole or one step (terms | customer_info); stores nothing."""
     step = body.get("step")
@@ -104,7 +139,7 @@ def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
                 )
             ]
         )
-    _, errors = validate_registration(body, step=step)
+    data, errors = validate_registration(body, step=step)
     if errors:
         raise _refuse(errors)
-    return ValidatedOut(step=step)
+    return ValidatedOut(step=step, warnings=_warnings(data))

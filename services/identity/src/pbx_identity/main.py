@@ -6,6 +6,7 @@ import anyio
 
 from pbx_events.relay import OutboxRelay, RelaySettings
 from pbx_identity import api
+from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.integration import to_integration
 from pbx_identity.mails import IdentityMailer
@@ -27,6 +28,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         routers=[api.router],
         max_body_bytes=settings.max_body_bytes,
         edge=edge,
+        documented_models=DOCUMENTED,
     )
     runtime = ServiceRuntime(SERVICE, web)
 

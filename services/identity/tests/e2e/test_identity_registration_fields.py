@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the rule table reads best one case per line
 """Every field rule over HTTP: 422 problem+json naming the field, the stable code and a
 Japanese message, and nothing stored or published."""
 
@@ -162,3 +163,25 @@ async def test_the_example_body_and_a_corporation_are_accepted(
         response = await http.post("/accounts", json=corp)
         assert response.status_code == 201, response.text
     assert application.max_notification_id() > 0
+
+
+@pytest.mark.parametrize("stack_kind", ["memory"])
+async def test_a_postal_code_outside_the_prefecture_warns_but_registers(
+    client: tuple[httpx.AsyncClient, Any],
+) -> None:
+    http, _ = client
+    body = json.loads(json.dumps(REGISTRATION_EXAMPLE))
+    body["contractor"]["prefecture"] = "大阪府"  # 135-0064 is in Tokyo
+    checked = await http.post("/accounts/validate", json=body)
+    assert checked.status_code == 200
+    assert [w["code"] for w in checked.json()["warnings"]] == ["postal_code_prefecture_mismatch"]
+    response = await http.post("/accounts", json=body)
+    assert response.status_code == 201
+    [warning] = response.json()["warnings"]
+    assert warning["field"] == "contractor.postal_code"
+    assert JAPANESE.search(warning["message"])
+    matching = json.loads(json.dumps(REGISTRATION_EXAMPLE))
+    matching["contractor"]["email"] = matching["contractor"]["email_confirmation"] = (
+        "m@example.co.jp"
+    )
+    assert (await http.post("/accounts", json=matching)).json()["warnings"] == []
