@@ -201,9 +201,9 @@ async def test_relay_killed_after_the_confirm_before_saving_republishes_and_the_
     deliveries = 0
 
     class DiesBeforeSaving(OutboxRelay):
-        async def handle_batch(self, batch: Any) -> None:
+        async def handle_batch(self, batch: Any, prepared: Any = None) -> None:
             nonlocal deliveries
-            await super().handle_batch(batch)
+            await super().handle_batch(batch, prepared)
             deliveries += 1
             raise asyncio.CancelledError  # killed between the confirm and saving its position
 

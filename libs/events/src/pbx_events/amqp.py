@@ -72,6 +72,22 @@ def queue_arguments(settings: BusSettings, queue: str) -> dict[str, Any]:
 DLQ_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
 
 
+def _rounds(messages: Sequence[Message]) -> list[list[Message]]:
+    """Split messages so that no round holds two with the same id (usually one round)."""
+    rounds: list[list[Message]] = []
+    placed: list[set[str]] = []
+    for message in messages:
+        for ids, part in zip(placed, rounds, strict=True):
+            if message.message_id not in ids:
+                ids.add(message.message_id)
+                part.append(message)
+                break
+        else:
+            placed.append({message.message_id})
+            rounds.append([message])
+    return rounds
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
@@ -269,10 +285,20 @@ class AmqpBus:
             or channel.is_closed
         ):
             raise PublishError("bus is not connected (or is reconnecting)")
-        results = await asyncio.gather(
-            *(self._publish_one(exchange, m) for m in messages), return_exceptions=True
-        )
-        failed = [(m, r) for m, r in zip(messages, results, strict=True) if r is not None]
+        try:
+            # one deadline for the whole batch: nack -> DeliveryError, unroutable ->
+            # aiormq PublishError, lost link -> connection errors, or the timeout
+            async with asyncio.timeout(self.settings.confirm_timeout):
+                results: list[BaseException | None] = []
+                for part in _rounds(messages):
+                    results.extend(await self._publish_round(exchange, part))
+        except TimeoutError as exc:
+            log.warning("publish_timeout", total=len(messages))
+            raise PublishError(
+                f"{len(messages)} messages not confirmed within {self.settings.confirm_timeout}s"
+            ) from exc
+        order = [m for part in _rounds(messages) for m in part]
+        failed = [(m, r) for m, r in zip(order, results, strict=True) if r is not None]
         if failed:
             message, first = failed[0]
             log.warning(
@@ -288,6 +314,32 @@ class AmqpBus:
                 f"(first: {type(first).__name__}: {first})"
             ) from first
 
+    async def _publish_round(
+        self, exchange: AbstractExchange, messages: Sequence[Message]
+    ) -> list[BaseException | None]:
+        """Publish messages with distinct ids, all in flight at once.
+
+        aiormq matches a returned (unroutable) message to its publish by
+        ``message_id``, so a message is never in flight beside another with the
+        same id, not even from a concurrent ``publish`` call.
+        """
+        ids = [m.message_id for m in messages]
+        while busy := [self._publishing[i] for i in ids if i in self._publishing]:
+            await busy[0].wait()
+        done = asyncio.Event()
+        for message_id in ids:
+            self._publishing[message_id] = done
+        try:
+            return list(
+                await asyncio.gather(
+                    *(self._publish_one(exchange, m) for m in messages), return_exceptions=True
+                )
+            )
+        finally:
+            for message_id in ids:
+                self._publishing.pop(message_id, None)
+            done.set()
+
     async def _publish_one(self, exchange: AbstractExchange, message: Message) -> None:
         amqp_message = aio_pika.Message(
             message.body,
@@ -299,19 +351,7 @@ class AmqpBus:
             type=message.type,
             app_id=message.app_id,
         )
-
-        async def confirmed() -> None:
-            while (earlier := self._publishing.get(message.message_id)) is not None:
-                await earlier.wait()
-            done = self._publishing[message.message_id] = asyncio.Event()
-            try:
-                await exchange.publish(amqp_message, message.routing_key, mandatory=True)
-            finally:
-                del self._publishing[message.message_id]
-                done.set()
-
-        # nack -> DeliveryError, unroutable -> aiormq PublishError, lost link, timeout
-        await asyncio.wait_for(confirmed(), self.settings.confirm_timeout)
+        await exchange.publish(amqp_message, message.routing_key, mandatory=True)
 
     async def subscribe(
         self, queue: str, routing_keys: Sequence[str], handler: Handler

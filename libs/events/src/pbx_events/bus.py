@@ -44,7 +44,8 @@ class BusSettings:
     dead_letter_exchange: str = DEFAULT_DLX
     #: deliveries of one message before it is dead-lettered
     delivery_limit: int = 5
-    prefetch: int = 32
+    #: unacked deliveries per consumer; the inbox commits those that arrive together at once
+    prefetch: int = 256
     retry_base_delay: float = 0.2
     retry_max_delay: float = 5.0
     confirm_timeout: float = 10.0

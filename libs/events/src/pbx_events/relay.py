@@ -68,28 +68,29 @@ class LogFollower:
         self._listener: _Listener | None = None
         self.position = 0
 
-    async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+    async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
+        """Handle one batch of (notification id, domain event); raise to retry it."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def prepare(self, batch: Sequence[tuple[int, Any]]) -> Any:
+        """CPU work on a batch, done in the reading thread off the event loop (optional)."""
+        return None
 
     async def run_once(self) -> int:
         """Process one batch; returns how many notifications it covered."""
         self.position = await anyio.to_thread.run_sync(self.app.position, self.name)
-        notifications = await anyio.to_thread.run_sync(
-            self.app.notifications_after, self.position, self.settings.batch_size
-        )
-        if not notifications:
+        last, batch, prepared = await anyio.to_thread.run_sync(self._read, self.position)
+        if not batch:
             return 0
-        batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-        await self.handle_batch(batch)
-        last = notifications[-1].id
+        await self.handle_batch(batch, prepared)
         await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
         self.position = last
-        return len(notifications)
+        return len(batch)
 
-    def _read(self, after: int) -> tuple[int, list[tuple[int, Any]]]:
+    def _read(self, after: int) -> tuple[int, list[tuple[int, Any]], Any]:
         notifications = self.app.notifications_after(after, self.settings.batch_size)
         batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-        return (notifications[-1].id if notifications else after), batch
+        return (notifications[-1].id if notifications else after), batch, self.prepare(batch)
 
     async def drain(self) -> int:
         """Handle every notification there is; returns how many.
@@ -103,11 +104,11 @@ class LogFollower:
         reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, position))
         try:
             while True:
-                last, batch = await reading
+                last, batch, prepared = await reading
                 if not batch:
                     return total
                 reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, last))
-                await self.handle_batch(batch)
+                await self.handle_batch(batch, prepared)
                 await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
                 self.position = last
                 total += len(batch)
@@ -235,8 +236,11 @@ class OutboxRelay(LogFollower):
                 )
         return messages
 
-    async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
-        messages = self.messages_for(batch)
+    def prepare(self, batch: Sequence[tuple[int, Any]]) -> list[Message]:
+        return self.messages_for(batch)
+
+    async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
+        messages = prepared if prepared is not None else self.messages_for(batch)
         if messages:
             await self.bus.publish(messages)  # raises PublishError unless all confirmed
             PUBLISHED.labels(self.producer).inc(len(messages))

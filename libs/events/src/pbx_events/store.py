@@ -59,7 +59,46 @@ def event_meta(domain_event: object) -> dict[str, str]:
 
 
 class PerMessagePostgresProcessRecorder(PostgresProcessRecorder):
-    """Multi-row tracking with an exact lookup (``SINGLE_ROW_TRACKING=n`` is required)."""
+    """Multi-row tracking with an exact lookup (``SINGLE_ROW_TRACKING=n`` is required).
+
+    Also records several tracking rows with one transaction's events
+    (``trackings=[...]``), so the inbox can commit a batch of messages at once.
+    """
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        trackings: Sequence[Tracking] = kwargs.get("trackings", ())
+        if trackings:
+            # one statement for the whole batch; a duplicate violates the primary key
+            statement = SQL(
+                "INSERT INTO {0}.{1} (application_name, notification_id) "
+                "SELECT * FROM unnest(%s::text[], %s::bigint[])"
+            ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+            curs.execute(
+                statement,
+                (
+                    [t.application_name for t in trackings],
+                    [t.notification_id for t in trackings],
+                ),
+                prepare=True,
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def tracked_among(self, trackings: Sequence[Tracking]) -> set[Tracking]:
+        """Which of the given messages were handled already (one query)."""
+        if not trackings:
+            return set()
+        statement = SQL(
+            "SELECT application_name, notification_id FROM {0}.{1} "
+            "WHERE (application_name, notification_id) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        names = [t.application_name for t in trackings]
+        ids = [t.notification_id for t in trackings]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (names, ids), prepare=True)
+            return {Tracking(r["application_name"], r["notification_id"]) for r in curs.fetchall()}
 
     def tracking_exists(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(
@@ -80,6 +119,26 @@ class PerMessagePOPOProcessRecorder(POPOProcessRecorder):
     def _assert_tracking_uniqueness(self, tracking: Tracking) -> None:
         if tracking.notification_id in self._tracked[tracking.application_name]:
             raise IntegrityError(f"already tracked: {tracking}")
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        trackings = list(kwargs.get("trackings", ()))
+        if len(set(trackings)) < len(trackings):
+            raise IntegrityError("the same message twice in one transaction")
+        for tracking in trackings:
+            self._assert_tracking_uniqueness(tracking)
+
+    def _update_table(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._update_table(stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(tracking)
+        return notification_ids
+
+    def tracked_among(self, trackings: Sequence[Tracking]) -> set[Tracking]:
+        with self._database_lock:
+            return {t for t in trackings if t.notification_id in self._tracked[t.application_name]}
 
     def _insert_tracking(self, tracking: Tracking) -> None:
         self._tracked[tracking.application_name].add(tracking.notification_id)
@@ -117,7 +176,9 @@ def postgres_env(database_url: str, schema: str, *, pool_size: int = 5) -> dict[
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
-        "POSTGRES_PRE_PING": "y",
+        # no ping on every checkout (a round trip each): the library retries
+        # statements on a dropped connection instead
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_CONNECT_TIMEOUT": "10",
         # per-message inbox tracking, never a maximum per upstream
         "SINGLE_ROW_TRACKING": "n",
@@ -172,6 +233,17 @@ class ServiceApplication(Application[Any]):
         processing_event.collect_events(*objs)
         recordings = self._record(processing_event)
         self._notify(recordings)
+
+    def save_tracked_many(self, trackings: Sequence[Tracking], events: Sequence[Any]) -> None:
+        """Save the events of several messages and their tracking records, atomically."""
+        processing_event: ProcessingEvent[Any] = ProcessingEvent()
+        processing_event.collect_events(*events, trackings=list(trackings))
+        recordings = self._record(processing_event)
+        self._notify(recordings)
+
+    def tracked_among(self, trackings: Sequence[Tracking]) -> set[Tracking]:
+        recorder: Any = self.recorder
+        return set(recorder.tracked_among(trackings))
 
     def is_tracked(self, tracking: Tracking) -> bool:
         recorder: Any = self.recorder

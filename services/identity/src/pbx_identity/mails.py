@@ -48,7 +48,7 @@ class IdentityMailer(LogFollower):
         self.mailer = mailer
         self.login_url = login_url
 
-    async def handle_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+    async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         for _position, event in batch:
             if isinstance(event, AccountRegisteredEvent):
                 await asyncio.to_thread(self.mailer.send, registration_mail(event, self.login_url))
