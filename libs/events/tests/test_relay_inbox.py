@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from pbx_events.identity import AccountRegistered
 from pbx_events.inbox import Inbox
 from pbx_events.memory import InMemoryBus
 from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_events.store import ServiceApplication, ensure_schema, postgres_env
+from pbx_events.store import ServiceApplication, ensure_schema, event_meta, postgres_env
 from pbx_kit.testing import Stack, delete_exchange, missing
 
 
@@ -305,3 +305,91 @@ async def test_relay_and_consumers_recover_when_the_broker_closes_every_connecti
             await task
     await asyncio.sleep(0.5)
     assert sorted(world.consumer.seen()) == [f"PBX{i:02d}" for i in range(40)]
+
+
+class Receipt(Aggregate):
+    """One aggregate per message: the inbox can commit many of these together."""
+
+    @event("Issued")
+    def __init__(self, login_id: str) -> None:
+        self.login_id = login_id
+
+
+class ReceiptApp(ServiceApplication):
+    def decide(self, event: IntegrationEvent, message: Message) -> list[Receipt]:
+        assert isinstance(event, AccountRegistered)
+        if event.login_id == "POISON":
+            raise ValueError("cannot handle this one")
+        return [Receipt(event.login_id)]
+
+    def receipts(self) -> list[tuple[str, dict[str, str]]]:
+        return [
+            (n.login_id, event_meta(n))
+            for n in (self.mapper.to_domain_event(x) for x in self.notifications_after(0, 1000))
+        ]
+
+
+@pytest.fixture
+def receipts(stack: Stack) -> Iterator[ReceiptApp]:
+    if stack.kind == "memory":
+        app = ReceiptApp()
+    else:
+        assert stack.database_url
+        ensure_schema(stack.database_url, "receipts")
+        app = ReceiptApp(postgres_env(stack.database_url, "receipts"))
+    yield app
+    app.close()
+
+
+def signup_messages(world: World, names: Sequence[str]) -> list[Message]:
+    for name in names:
+        with context.caused_by(f"corr-{name}", f"req-{name}"):
+            world.producer.register(name)
+    return world.relay().messages_for(
+        [
+            (n.id, world.producer.mapper.to_domain_event(n))
+            for n in world.producer.notifications_after(0, 1000)
+        ]
+    )
+
+
+async def test_inbox_commits_a_batch_together_each_event_with_its_own_correlation(
+    world: World, receipts: ReceiptApp
+) -> None:
+    messages = signup_messages(world, [f"PBX{i}" for i in range(10)])
+    inbox = Inbox(receipts, "receipts.accounts")
+    results = inbox.handle_many([(m, receipts.decide) for m in messages])
+    assert results == [True] * 10
+    seen = receipts.receipts()
+    assert sorted(name for name, _ in seen) == sorted(f"PBX{i}" for i in range(10))
+    for name, meta in seen:
+        assert meta["correlation_id"] == f"corr-{name}"
+    assert inbox.handle_many([(m, receipts.decide) for m in messages]) == [False] * 10
+    assert len(receipts.receipts()) == 10
+
+
+async def test_a_failing_message_in_a_batch_fails_alone_and_duplicates_are_skipped(
+    world: World, receipts: ReceiptApp
+) -> None:
+    first, poison, third = signup_messages(world, ["PBX1", "POISON", "PBX3"])
+    inbox = Inbox(receipts, "receipts.accounts")
+    results = inbox.handle_many([(m, receipts.decide) for m in (first, poison, third, first)])
+    assert results[0] is True
+    assert isinstance(results[1], ValueError)
+    assert results[2:] == [True, False]
+    assert sorted(name for name, _ in receipts.receipts()) == ["PBX1", "PBX3"]
+
+
+async def test_a_burst_through_the_bus_is_applied_once_each(
+    world: World, receipts: ReceiptApp
+) -> None:
+    messages = signup_messages(world, [f"PBX{i:02d}" for i in range(60)])
+    queue = f"receipts.{uuid4().hex[:8]}"
+    world.queues.append(queue)
+    inbox = Inbox(receipts, queue)
+    await world.bus.subscribe(queue, ["identity.#"], inbox.handler(receipts.decide))
+    await world.bus.publish(messages)
+    await world.bus.publish(messages[::2])  # redelivered duplicates
+    await eventually(lambda: len(receipts.receipts()) >= 60)
+    await asyncio.sleep(0.5)
+    assert sorted(name for name, _ in receipts.receipts()) == [f"PBX{i:02d}" for i in range(60)]
