@@ -1,16 +1,15 @@
 """Bus fixtures: the same tests run on the in-process bus and on RabbitMQ.
 
-``amqp_url``: ``PBX_TEST_AMQP_URL``; else a testcontainers RabbitMQ (skipped
-without Docker, a failure when ``PBX_REQUIRE_INFRA=1``). Each test gets its own
-exchanges (``bus_settings``) and the amqp bus deletes them and its queues after.
+``amqp_url`` and ``amqp_broker`` come from the ``pbx_kit.testing`` plugin. Each
+test gets its own exchanges (``bus_settings``) and the amqp bus deletes them and
+its queues after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -21,45 +20,6 @@ from pbx_events.amqp import AmqpBus
 from pbx_events.bus import Bus, BusSettings, dlq_name
 from pbx_events.envelope import Message
 from pbx_events.memory import InMemoryBus
-
-RABBITMQ_IMAGE = "rabbitmq:3.10"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Broker:
-    url: str
-    #: the testcontainers container when the fixture started one
-    container: Any = None
-
-
-@pytest.fixture(scope="session")
-def _amqp_broker() -> Iterator[_Broker]:
-    url = os.environ.get("PBX_TEST_AMQP_URL")
-    if url:
-        yield _Broker(url)
-        return
-    if os.environ.get("PBX_REQUIRE_INFRA") == "1":
-        pytest.fail("PBX_TEST_AMQP_URL is not set and PBX_REQUIRE_INFRA=1")
-    try:
-        from testcontainers.community.rabbitmq import RabbitMqContainer
-
-        container = RabbitMqContainer(RABBITMQ_IMAGE)
-        container.start()
-    except Exception as exc:
-        pytest.skip(f"no RabbitMQ: PBX_TEST_AMQP_URL unset and no Docker ({type(exc).__name__})")
-    try:
-        host, port = container.get_container_host_ip(), container.get_exposed_port(container.port)
-        broker = _Broker(
-            f"amqp://{container.username}:{container.password}@{host}:{port}/", container
-        )
-        yield broker
-    finally:
-        container.stop()
-
-
-@pytest.fixture(scope="session")
-def amqp_url(_amqp_broker: _Broker) -> str:
-    return _amqp_broker.url
 
 
 @pytest.fixture

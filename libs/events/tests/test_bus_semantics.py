@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
 import re
-import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +18,7 @@ from aio_pika import DeliveryMode
 from pbx_events.amqp import AmqpBus
 from pbx_events.bus import Bus, Delivery, PublishError
 from pbx_events.envelope import Message
+from pbx_kit.testing import Broker
 
 WAIT = 10.0
 
@@ -250,28 +249,6 @@ async def test_messages_wait_in_the_durable_queue_for_a_later_consumer(
     await eventually(lambda: got == {m.message_id for m in sent}, "all five messages")
 
 
-async def _close_all_connections(broker: Any) -> str:
-    """``rabbitmqctl close_all_connections`` on the broker the tests use."""
-    if broker.container is not None:
-        result = await asyncio.to_thread(
-            broker.container.exec, ["rabbitmqctl", "close_all_connections", "test"]
-        )
-        assert result.exit_code == 0, result.output
-        return str(result.output)
-    ctl = shutil.which("rabbitmqctl")
-    assert ctl is not None
-    process = await asyncio.create_subprocess_exec(
-        ctl,
-        "close_all_connections",
-        "test",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, output
-    return output.decode()
-
-
 async def publish_until_confirmed(bus: Bus, message: Message, timeout: float = 30.0) -> int:
     """Publish like the outbox relay: retry on PublishError; returns the failed attempts."""
     loop = asyncio.get_running_loop()
@@ -294,11 +271,7 @@ async def test_consumers_recover_after_the_broker_closes_all_connections(
     bus: Bus, request: pytest.FixtureRequest
 ) -> None:
     assert isinstance(bus, AmqpBus)
-    broker = request.getfixturevalue("_amqp_broker")
-    if broker.container is None and shutil.which("rabbitmqctl") is None:
-        if os.environ.get("PBX_REQUIRE_INFRA") == "1":
-            pytest.fail("rabbitmqctl not found and PBX_REQUIRE_INFRA=1")
-        pytest.skip("rabbitmqctl not found")
+    broker: Broker = request.getfixturevalue("amqp_broker")
     queue = f"{bus.settings.exchange}.calls"
     handled: set[str] = set()
 
@@ -309,7 +282,7 @@ async def test_consumers_recover_after_the_broker_closes_all_connections(
     sent = [a_message("calls.Started.v1") for _ in range(50)]
     for i, message in enumerate(sent):
         if i == len(sent) // 2:
-            output = await _close_all_connections(broker)
+            output = await asyncio.to_thread(broker.rabbitmqctl, "close_all_connections", "test")
             closed = re.search(r"Closed (\d+) connection", output)
             assert closed is not None and int(closed.group(1)) >= 1, output
         await publish_until_confirmed(bus, message)

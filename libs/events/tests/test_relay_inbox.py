@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from pbx_events.inbox import Inbox
 from pbx_events.memory import InMemoryBus
 from pbx_events.relay import OutboxRelay, RelaySettings
 from pbx_events.store import ServiceApplication, ensure_schema, event_meta, postgres_env
-from pbx_kit.testing import Stack, delete_exchange, missing
+from pbx_kit.testing import Broker, Stack, delete_exchange
 
 
 class Signup(Aggregate):
@@ -277,11 +276,9 @@ async def test_relay_follows_the_log_while_running(world: World) -> None:
 
 @pytest.mark.parametrize("stack_kind", ["real"])
 async def test_relay_and_consumers_recover_when_the_broker_closes_every_connection(
-    world: World,
+    world: World, request: pytest.FixtureRequest
 ) -> None:
-    rabbitmqctl = shutil.which("rabbitmqctl")
-    if rabbitmqctl is None:
-        missing("rabbitmqctl", "not on PATH: cannot close the broker's connections")
+    broker: Broker = request.getfixturevalue("amqp_broker")
     await world.tally()
     relay = world.relay()
     task = asyncio.create_task(relay.run())
@@ -289,15 +286,7 @@ async def test_relay_and_consumers_recover_when_the_broker_closes_every_connecti
         for i in range(40):
             await asyncio.to_thread(world.producer.register, f"PBX{i:02d}")
             if i == 20:
-                proc = await asyncio.create_subprocess_exec(
-                    str(rabbitmqctl),
-                    "close_all_connections",
-                    "fault injection",
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT,
-                )
-                output, _ = await proc.communicate()
-                assert proc.returncode == 0, output
+                await asyncio.to_thread(broker.rabbitmqctl, "close_all_connections", "fault")
         await eventually(lambda: len(world.consumer.seen()) >= 40, timeout=60)
     finally:
         task.cancel()
@@ -393,3 +382,30 @@ async def test_a_burst_through_the_bus_is_applied_once_each(
     await eventually(lambda: len(receipts.receipts()) >= 60)
     await asyncio.sleep(0.5)
     assert sorted(name for name, _ in receipts.receipts()) == [f"PBX{i:02d}" for i in range(60)]
+
+
+@pytest.mark.parametrize("stack_kind", ["real"])
+async def test_the_relay_is_woken_by_listen_notify_not_by_polling(world: World) -> None:
+    got: list[str] = []
+
+    async def collect(delivery: Delivery) -> None:
+        got.append(delivery.message.message_id)
+
+    await world.consume(collect)
+    relay = OutboxRelay(
+        world.producer,
+        "identity",
+        to_integration,
+        world.bus,
+        RelaySettings(poll_interval=60.0),  # polling alone would take a minute
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # the relay is idle, waiting
+        await asyncio.to_thread(world.producer.register, "PBX-NOTIFY")
+        # far sooner than the next poll: only a NOTIFY can have woken it
+        await eventually(lambda: len(got) == 1, timeout=10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

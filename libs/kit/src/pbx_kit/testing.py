@@ -45,7 +45,7 @@ def database_url(_containers: ExitStack) -> str:
     if url:
         return url
     try:
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         container = _containers.enter_context(PostgresContainer("postgres:16-alpine"))
         return str(container.get_connection_url(driver=None))
@@ -54,21 +54,49 @@ def database_url(_containers: ExitStack) -> str:
         raise
 
 
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    #: the testcontainers container when one was started (run rabbitmqctl inside it)
+    container: Any = None
+
+    def rabbitmqctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` against this broker (fault injection); returns its output."""
+        import shutil
+        import subprocess
+
+        if self.container is not None:
+            code, output = self.container.exec(["rabbitmqctl", *args])
+            assert code == 0, output
+            return str(output.decode() if isinstance(output, bytes) else output)
+        binary = shutil.which("rabbitmqctl")
+        if binary is None:
+            missing("rabbitmqctl", "not on PATH: cannot inject broker faults")
+        done = subprocess.run(  # noqa: S603 - fixed binary, our own arguments
+            [str(binary), *args], capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout + done.stderr
+
+
 @pytest.fixture(scope="session")
-def amqp_url(_containers: ExitStack) -> str:
+def amqp_broker(_containers: ExitStack) -> Broker:
     url = os.environ.get("PBX_TEST_AMQP_URL")
     if url:
-        return url
+        return Broker(url)
     try:
-        from testcontainers.rabbitmq import RabbitMqContainer
+        from testcontainers.community.rabbitmq import RabbitMqContainer
 
-        container = _containers.enter_context(RabbitMqContainer("rabbitmq:3.13-management"))
-        host = container.get_container_host_ip()
-        port = container.get_exposed_port(container.port)
-        return f"amqp://guest:guest@{host}:{port}/"
+        container = _containers.enter_context(RabbitMqContainer("rabbitmq:3.10"))
+        host, port = container.get_container_host_ip(), container.get_exposed_port(container.port)
+        return Broker(f"amqp://{container.username}:{container.password}@{host}:{port}/", container)
     except Exception as exc:
         missing("RabbitMQ", f"PBX_TEST_AMQP_URL unset and testcontainers failed: {exc!r}")
         raise
+
+
+@pytest.fixture(scope="session")
+def amqp_url(amqp_broker: Broker) -> str:
+    return amqp_broker.url
 
 
 def _with_database(url: str, name: str) -> str:
