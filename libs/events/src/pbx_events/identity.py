@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_events.contracts import IntegrationEvent, contract
 
@@ -38,3 +38,81 @@ class AccountRegistered(IntegrationEvent):
         description="the screening number is a Japanese fixed line (0AB-J)"
     )
     registered_at: datetime
+
+
+@contract
+class AccountInfoChanged(IntegrationEvent):
+    """An account's contract info changed (account page). No personal data: consumers
+    that need the details read them where they are entitled to."""
+
+    producer = "identity"
+    event_name = "AccountInfoChanged"
+    major = 1
+    schema_version = "1.0"
+
+    account_id: UUID
+    contractor_type: ContractorType
+    email_domain_class: EmailDomainClass
+    changed_at: datetime
+
+
+class Address(BaseModel):
+    """A shipping address as the cart pre-fills it (送付先)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    name_kana: str
+    postal_code: str = Field(description="7 digits, or 00000000 overseas")
+    prefecture_code: str = Field(description="JIS X 0401 code 01–47, 99 overseas")
+    city: str
+    city_kana: str
+    street: str
+    street_kana: str
+    phone_e164: str
+
+
+@contract
+class ShippingAddressChanged(IntegrationEvent):
+    """Where an account's devices are sent changed (its own address or the contractor's).
+
+    Carries the address: the cart keeps a local copy to pre-fill the shipping step.
+    """
+
+    producer = "identity"
+    event_name = "ShippingAddressChanged"
+    major = 1
+    schema_version = "1.0"
+
+    account_id: UUID
+    same_as_contractor: bool
+    address: Address
+    changed_at: datetime
+
+
+@contract
+class CircleAdded(IntegrationEvent):
+    """A circle (a group with extensions) was added to an account."""
+
+    producer = "identity"
+    event_name = "CircleAdded"
+    major = 1
+    schema_version = "1.0"
+
+    account_id: UUID
+    circle_id: UUID
+    applied_on: date
+
+
+@contract
+class CircleCancelled(IntegrationEvent):
+    """A circle was cancelled (利用中 → 解約済)."""
+
+    producer = "identity"
+    event_name = "CircleCancelled"
+    major = 1
+    schema_version = "1.0"
+
+    account_id: UUID
+    circle_id: UUID
+    cancelled_on: date

@@ -14,6 +14,7 @@ every insert) and polls as a fallback.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import threading
@@ -47,7 +48,7 @@ class RelaySettings:
     max_retry_delay: float = 10.0
 
 
-class LogFollower:
+class LogFollower(abc.ABC):
     """Follows an application's notification log from a saved position.
 
     ``handle_batch`` gets the domain events of each batch (with their
@@ -68,9 +69,9 @@ class LogFollower:
         self._listener: _Listener | None = None
         self.position = 0
 
+    @abc.abstractmethod
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         """Handle one batch of (notification id, domain event); raise to retry it."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
     def prepare(self, batch: Sequence[tuple[int, Any]]) -> Any:
         """CPU work on a batch, done in the reading thread off the event loop (optional)."""

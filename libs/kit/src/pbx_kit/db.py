@@ -26,3 +26,13 @@ def database_check(pool: asyncpg.Pool):  # type: ignore[no-untyped-def]
         return True, "ok"
 
     return check
+
+
+async def close_pool_within(pool: asyncpg.Pool, seconds: float) -> None:
+    """Close gracefully, but never hang a shutdown on a connection someone still holds."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(pool.close(), seconds)
+    except TimeoutError:
+        pool.terminate()

@@ -7,7 +7,7 @@ subclass ``DomainError``; one handler maps them all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,8 @@ class DomainError(Exception):
     status = 409
     title = "Conflict"
     message_ja = "処理を完了できませんでした。"
+    #: extra response headers (e.g. ``WWW-Authenticate`` on a 401)
+    headers: Mapping[str, str] | None = None
 
     def __init__(
         self,
@@ -198,6 +200,7 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         exc.message,
         title=exc.title,
         errors=exc.errors,
+        headers=dict(exc.headers) if exc.headers else None,
         instance=request.url.path,
     )
 
@@ -225,13 +228,38 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "リクエストを処理できません。"))
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem_response(
         exc.status_code,
         code,
         message,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
         instance=request.url.path,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path accepts (FastAPI has a route per method)."""
+    from starlette.routing import Match
+
+    routes = getattr(getattr(request.app, "router", None), "routes", [])
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        for route in routes:
+            try:
+                match, _ = route.matches(probe)
+            except Exception:  # noqa: S112 - a route that cannot say is simply not counted
+                continue
+            if match == Match.FULL:
+                allowed.append(method)
+                break
+    return allowed
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -249,15 +277,19 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 #: declared on every route so OpenAPI documents the problem responses
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "model": Problem,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        "description": title,
+def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem+json answers for the given statuses.
+
+    ``described`` adds a description per status (``s401="not logged in"``).
+    """
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": described.get(f"s{status}", _TITLES.get(status, "Error")),
+        }
+        for status in statuses
     }
-    for status, title in [
-        (400, "Bad Request"),
-        (413, "Content Too Large"),
-        (422, "Unprocessable Content"),
-    ]
-}
+
+
+PROBLEM_RESPONSES = problem_responses(400, 413, 422)

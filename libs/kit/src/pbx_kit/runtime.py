@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from pbx_events.bus import Bus, BusSettings
 from pbx_events.memory import InMemoryBus
 from pbx_events.store import cipher_env, ensure_schema, new_cipher_key, postgres_env
+from pbx_kit.auth import Caller, JwksKeySource, KeyRing, StaticKeySource, TokenVerifier
 from pbx_kit.embedded_pg import EmbeddedPostgres
 from pbx_kit.mail import Mailer, mailer_for
 from pbx_kit.settings import Settings
@@ -47,6 +48,7 @@ class Infrastructure:
     mailer: Mailer
     cipher_key: str
     embedded: EmbeddedPostgres | None = None
+    _key_ring: KeyRing | None = field(default=None, repr=False)
 
     def eventsourcing_env(self, schema: str) -> dict[str, str]:
         env = cipher_env(self.cipher_key)
@@ -56,6 +58,22 @@ class Infrastructure:
         else:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         return env
+
+    def key_ring(self) -> KeyRing:
+        """Identity's token signing keys: from settings, or made once under the data dir."""
+        if self._key_ring is None:
+            pems = self.settings.jwt_private_keys
+            if pems is not None:
+                self._key_ring = KeyRing.from_pems([pems.get_secret_value()])
+            else:
+                self._key_ring = KeyRing.load_or_create(self.settings.data_dir / "keys")
+        return self._key_ring
+
+    def token_verifier(self, revocation: Callable[[Caller], bool] | None = None) -> TokenVerifier:
+        """How a service checks access tokens: identity's JWKS, or the in-process keys."""
+        if self.settings.jwks_url:
+            return TokenVerifier(JwksKeySource(self.settings.jwks_url), revocation=revocation)
+        return TokenVerifier(StaticKeySource(self.key_ring()), revocation=revocation)
 
     def derived_key(self, purpose: str) -> bytes:
         """A key for one purpose (e.g. an index HMAC), derived from the cipher key."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,8 +22,17 @@ class Settings(BaseSettings):
     mail_from: str = "クラウドPBX <no-reply@cloudpbx.example.jp>"
     #: AES-GCM key (base64, 32 bytes) for personal data at rest; unset = a dev key under data_dir
     cipher_key: str | None = None
+    #: identity's Ed25519 JWT signing keys (PEM, oldest first; several concatenated
+    #: for rotation); unset = ``jwt-<kid>.pem`` files under ``data_dir/keys``
+    jwt_private_keys: SecretStr | None = None
+    #: identity's JWKS URL other services verify tokens with; unset = the in-process keys
+    jwks_url: str | None = None
     #: the login page the completion mail links to
     login_url: str = "http://127.0.0.1:8000/login"
+    #: the page the password-reminder mail links to (``?token=…`` is appended)
+    password_reset_url: str = "http://127.0.0.1:8000/password-reset"  # noqa: S105 - a URL
+    #: peers whose X-Forwarded-For is believed (the gateway), comma-separated
+    trusted_proxies: str = "127.0.0.1,::1"
     #: largest request body accepted (bytes)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: how long an Idempotency-Key's first response is replayed (seconds)

@@ -17,7 +17,7 @@ from pbx_identity.validation.model import RegistrationData
 from pbx_identity.validation.postal_regions import registration_warnings
 from pbx_identity.validation.registration import validate_registration
 from pbx_kit.app import schema_ref
-from pbx_kit.problems import FieldProblem, Problem
+from pbx_kit.problems import FieldProblem, problem_responses
 
 router = APIRouter(tags=["accounts"])
 
@@ -52,9 +52,7 @@ REGISTRATION_EXAMPLE: dict[str, Any] = {
 #: read raw, so every broken rule is reported with its own code; documented by api_models
 RegistrationBody = Annotated[dict[str, Any], Body(include_in_schema=False)]
 
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": Problem, "description": "Conflict (e.g. email_taken)"}
-}
+_CONFLICT = problem_responses(409, s409="Conflict (e.g. email_taken)")
 
 
 class WarningOut(BaseModel):

@@ -11,13 +11,17 @@ from typing import Any
 from uuid import UUID
 
 from argon2 import PasswordHasher
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from pbx_events.store import ServiceApplication
+from pbx_identity.app_account import AccountUseCases
+from pbx_identity.app_auth import AuthUseCases
 from pbx_identity.commands import RegisterAccount
 from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
 from pbx_identity.errors import EmailTakenError, LoginIdExhaustedError
 from pbx_identity.validation.email import email_domain_class
+from pbx_kit.auth import TokenIssuer
 
 LOGIN_ID_PREFIX = "PBX"
 LOGIN_ID_DIGITS = 8
@@ -39,7 +43,7 @@ def _asdict(value: Any) -> Any:
     return dataclasses.asdict(value) if value is not None else None
 
 
-class IdentityService(ServiceApplication):
+class IdentityService(AuthUseCases, AccountUseCases, ServiceApplication):
     name = "identity"
 
     def __init__(
@@ -47,12 +51,19 @@ class IdentityService(ServiceApplication):
         env: dict[str, str] | None = None,
         *,
         index_key: bytes,
+        reset_key: bytes,
+        token_issuer: TokenIssuer,
         password_hasher: PasswordHasher | None = None,
     ) -> None:
         super().__init__(env)
         #: keys the e-mail index, so the index does not reveal addresses
         self._index_key = index_key
+        #: derives password-reset tokens, so only their hashes are stored
+        self._reset_key = reset_key
+        self.token_issuer = token_issuer
         self.password_hasher = password_hasher or PasswordHasher()
+        # an unknown login ID is checked against this, so it costs what a real one does
+        self._dummy_hash = self.password_hasher.hash(secrets.token_urlsafe(16))
 
     def email_key(self, email: str) -> str:
         return hmac.new(self._index_key, email.lower().encode(), hashlib.sha256).hexdigest()
@@ -61,7 +72,8 @@ class IdentityService(ServiceApplication):
         """Register an account with a system-issued login ID; refuses a taken e-mail."""
         data = cmd.registration
         email_key = self.email_key(data.contractor.email)
-        if self._exists(EmailClaim.create_id(email_key)):
+        existing_claim = self._claim(email_key)
+        if existing_claim is not None and existing_claim.account_id is not None:
             raise EmailTakenError
         password_hash = self.password_hasher.hash(data.password)
         for _ in range(_LOGIN_ID_TRIES):
@@ -80,15 +92,20 @@ class IdentityService(ServiceApplication):
                 email_domain_class=email_domain_class(data.contractor.email),
                 password_hash=password_hash,
             )
+            if existing_claim is None:
+                email_claim = EmailClaim(email_key=email_key, account_id=account.id)
+            else:  # an address another account gave up
+                email_claim = existing_claim
+                email_claim.claim(account.id)
             try:
                 self.save(
-                    account,
-                    EmailClaim(email_key=email_key, account_id=account.id),
-                    LoginIdClaim(login_id=login_id, account_id=account.id),
+                    account, email_claim, LoginIdClaim(login_id=login_id, account_id=account.id)
                 )
             except IntegrityError:
-                if self._exists(EmailClaim.create_id(email_key)):
+                claim = self._claim(email_key)
+                if claim is not None and claim.account_id is not None:
                     raise EmailTakenError from None
+                existing_claim = claim
                 continue  # the login ID was taken meanwhile: draw another
             return Registered(account_id=account.id, login_id=login_id)
         raise LoginIdExhaustedError
@@ -98,5 +115,9 @@ class IdentityService(ServiceApplication):
         assert isinstance(account, Account)
         return account
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.recorder.select_events(aggregate_id, limit=1))
+    def _claim(self, email_key: str) -> EmailClaim | None:
+        try:
+            claim: EmailClaim = self.repository.get(EmailClaim.create_id(email_key))
+        except AggregateNotFoundError:
+            return None
+        return claim

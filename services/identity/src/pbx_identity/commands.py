@@ -2,11 +2,70 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from uuid import UUID
 
 from pbx_identity.validation.model import RegistrationData
+from pbx_identity.validation.registration import ContractInfo
 
 
 @dataclass(frozen=True)
 class RegisterAccount:
     registration: RegistrationData
+
+
+@dataclass(frozen=True)
+class LogIn:
+    login_id: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RefreshSession:
+    refresh_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LogOut:
+    subject_id: UUID
+    refresh_token: str | None = field(default=None, repr=False)
+    everywhere: bool = False
+
+
+@dataclass(frozen=True)
+class RequestPasswordReminder:
+    login_id: str
+
+
+@dataclass(frozen=True)
+class ResetPassword:
+    token: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CreateStaff:
+    login_id: str
+    name: str
+    roles: tuple[str, ...]
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ChangeContractInfo:
+    account_id: UUID
+    info: ContractInfo
+
+
+@dataclass(frozen=True)
+class AddCircle:
+    account_id: UUID
+    circle_id: UUID
+    department_name: str
+    staff_name: str
+
+
+@dataclass(frozen=True)
+class CancelCircle:
+    account_id: UUID
+    circle_id: UUID

@@ -3,24 +3,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
+from uuid import UUID
 
 from pbx_events.contracts import IntegrationEvent
-from pbx_events.identity import AccountRegistered
-from pbx_identity.domain.account import AccountRegisteredEvent
+from pbx_events.identity import (
+    AccountInfoChanged,
+    AccountRegistered,
+    Address,
+    CircleAdded,
+    CircleCancelled,
+    ShippingAddressChanged,
+)
+from pbx_identity.domain.account import Account, AccountRegisteredEvent, contractor_address
+
+# classes made by @event (mypy cannot see decorator-made attributes)
+_InfoChanged: Any = Account.InfoChanged  # type: ignore[attr-defined]
+_ShippingChanged: Any = Account.ShippingAddressChanged  # type: ignore[attr-defined]
+_CircleAdded: Any = Account.CircleAdded  # type: ignore[attr-defined]
+_CircleCancelled: Any = Account.CircleCancelled  # type: ignore[attr-defined]
+
+
+def _address(fields: dict[str, Any]) -> Address:
+    return Address(**{k: fields[k] for k in Address.model_fields})
 
 
 def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
+    account_id: UUID = domain_event.originator_id
     if isinstance(domain_event, AccountRegisteredEvent):
+        own = domain_event.shipping_address
+        address = own if own is not None else contractor_address(domain_event.contractor)
         return [
             AccountRegistered(
-                account_id=domain_event.originator_id,
+                account_id=account_id,
                 login_id=domain_event.login_id,
                 contractor_type=domain_event.contractor_type,
                 email_domain_class=domain_event.email_domain_class,
                 # the screening number passed the fixed-line rule at registration
                 screening_phone_is_fixed_line=True,
                 registered_at=domain_event.timestamp,
+            ),
+            ShippingAddressChanged(
+                account_id=account_id,
+                same_as_contractor=own is None,
+                address=_address(address),
+                changed_at=domain_event.timestamp,
+            ),
+        ]
+    if isinstance(domain_event, _InfoChanged):
+        return [
+            AccountInfoChanged(
+                account_id=account_id,
+                contractor_type=domain_event.contractor_type,
+                email_domain_class=domain_event.email_domain_class,
+                changed_at=domain_event.timestamp,
+            )
+        ]
+    if isinstance(domain_event, _ShippingChanged):
+        return [
+            ShippingAddressChanged(
+                account_id=account_id,
+                same_as_contractor=domain_event.shipping_address is None,
+                address=_address(domain_event.effective_address),
+                changed_at=domain_event.timestamp,
+            )
+        ]
+    if isinstance(domain_event, _CircleAdded):
+        return [
+            CircleAdded(
+                account_id=account_id,
+                circle_id=UUID(domain_event.circle_id),
+                applied_on=date.fromisoformat(domain_event.applied_on),
+            )
+        ]
+    if isinstance(domain_event, _CircleCancelled):
+        return [
+            CircleCancelled(
+                account_id=account_id,
+                circle_id=UUID(domain_event.circle_id),
+                cancelled_on=date.fromisoformat(domain_event.cancelled_on),
             )
         ]
     return []

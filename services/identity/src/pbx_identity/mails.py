@@ -8,8 +8,9 @@ from typing import Any
 
 from pbx_events.envelope import stable_event_id
 from pbx_events.relay import LogFollower, RelaySettings
-from pbx_events.store import ServiceApplication
-from pbx_identity.domain.account import AccountRegisteredEvent
+from pbx_identity.application import IdentityService
+from pbx_identity.domain.account import Account, AccountRegisteredEvent
+from pbx_identity.domain.reminder import PasswordReminder
 from pbx_kit.mail import Mail, Mailer
 
 REGISTRATION_SUBJECT = "クラウドPBXお申し込みありがとうございました"
@@ -36,19 +37,67 @@ def registration_mail(event: Any, login_url: str) -> Mail:
     )
 
 
+RESET_SUBJECT = "【クラウドPBX】パスワード再設定のご案内"
+CHANGED_SUBJECT = "【クラウドPBX】パスワード変更のお知らせ"
+
+
+def reminder_mail(account: Account, token: str, reset_url: str, message_id: str) -> Mail:
+    separator = "&" if "?" in reset_url else "?"
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "パスワード再設定のお手続きを受け付けました。\n"
+        "下記のURLから30分以内に新しいパスワードを設定してください（1回のみ有効です）。\n\n"
+        f"{reset_url}{separator}token={token}\n\n"
+        "お心当たりのない場合は、本メールを破棄してください。パスワードは変更されません。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(to=account.email, subject=RESET_SUBJECT, body=body, message_id=message_id)
+
+
+def password_changed_mail(account: Account, message_id: str) -> Mail:
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "クラウドPBXアカウントのパスワードが変更されました。\n"
+        "これまでのログイン状態はすべて終了しています。新しいパスワードで再度ログインしてください。\n\n"
+        "お心当たりのない場合は、至急サポートセンターまでご連絡ください。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(to=account.email, subject=CHANGED_SUBJECT, body=body, message_id=message_id)
+
+
 class IdentityMailer(LogFollower):
     def __init__(
         self,
-        app: ServiceApplication,
+        app: IdentityService,
         mailer: Mailer,
         login_url: str,
         settings: RelaySettings | None = None,
+        *,
+        reset_url: str = "",
     ) -> None:
         super().__init__(app, "mailer:identity", settings)
+        self.identity = app
         self.mailer = mailer
         self.login_url = login_url
+        self.reset_url = reset_url
+
+    def mails_for(self, event: Any) -> list[Mail]:
+        message_id = stable_event_id(event.originator_id, event.originator_version, "mail")
+        if isinstance(event, AccountRegisteredEvent):
+            return [registration_mail(event, self.login_url)]
+        if isinstance(event, PasswordReminder.Requested):  # type: ignore[attr-defined]
+            reminder = self.identity.repository.get(event.originator_id)
+            account = self.identity.find_login(reminder.login_id_key)
+            if not isinstance(account, Account):
+                return []  # an unknown login ID: nobody to write to, and the caller never knows
+            token = self.identity.reset_token(event.originator_id, event.reset_id)
+            return [reminder_mail(account, token, self.reset_url, message_id)]
+        if isinstance(event, Account.PasswordChanged):  # type: ignore[attr-defined]
+            account = self.identity.get_account(event.originator_id)
+            return [password_changed_mail(account, message_id)]
+        return []
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         for _position, event in batch:
-            if isinstance(event, AccountRegisteredEvent):
-                await asyncio.to_thread(self.mailer.send, registration_mail(event, self.login_url))
+            for mail in await asyncio.to_thread(self.mails_for, event):
+                await asyncio.to_thread(self.mailer.send, mail)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import anyio
 
 from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_identity import api
+from pbx_identity import api, api_account, api_auth
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.integration import to_integration
 from pbx_identity.mails import IdentityMailer
+from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
 from pbx_kit.app import Edge, create_app
-from pbx_kit.db import create_pool, database_check
+from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier, install_auth
+from pbx_kit.db import close_pool_within, create_pool, database_check
 from pbx_kit.idempotency import PostgresIdempotencyStore
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 
@@ -25,7 +27,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         SERVICE,
         title="Identity — クラウドPBX",
         description="Account registration (アカウント登録). Errors are RFC 9457 problem+json.",
-        routers=[api.router],
+        routers=[api.router, api_auth.router, api_account.router],
         max_body_bytes=settings.max_body_bytes,
         edge=edge,
         documented_models=DOCUMENTED,
@@ -34,13 +36,37 @@ def build(infra: Infrastructure) -> ServiceRuntime:
 
     async def start() -> None:
         env = await anyio.to_thread.run_sync(infra.eventsourcing_env, SERVICE)
+        ring = await anyio.to_thread.run_sync(infra.key_ring)
         application = await anyio.to_thread.run_sync(
-            lambda: IdentityService(env, index_key=infra.derived_key("identity.email-index"))
+            lambda: IdentityService(
+                env,
+                index_key=infra.derived_key("identity.email-index"),
+                reset_key=infra.derived_key("identity.password-reset"),
+                token_issuer=TokenIssuer(ring),
+            )
         )
         web.state.application = application
+        web.state.key_ring = ring
+        web.state.trusted_proxies = frozenset(
+            p.strip() for p in settings.trusted_proxies.split(",") if p.strip()
+        )
+
+        def revoked(caller: Caller) -> bool:
+            # a token issued before a password change or "log out everywhere"
+            try:
+                current = application.token_version_of(caller.subject_uuid)
+            except ValueError:
+                return True
+            return current is None or caller.token_version < current
+
+        install_auth(web, TokenVerifier(StaticKeySource(ring), revocation=revoked))
         relay = OutboxRelay(application, SERVICE, to_integration, infra.bus)
         mailer = IdentityMailer(
-            application, infra.mailer, settings.login_url, RelaySettings(batch_size=20)
+            application,
+            infra.mailer,
+            settings.login_url,
+            RelaySettings(batch_size=20),
+            reset_url=settings.password_reset_url,
         )
         runtime.loops.extend([relay.run, mailer.run])
         web.state.relay = relay
@@ -54,15 +80,19 @@ def build(infra: Infrastructure) -> ServiceRuntime:
 
         edge.checks["broker"] = broker
         edge.figures["relay_lag"] = relay_lag
+        web.state.login_throttle = LoginThrottle(MemoryFailureStore())
         if infra.database_url:
             pool = await create_pool(infra.database_url, SERVICE)
             store = PostgresIdempotencyStore(pool, SERVICE, settings.idempotency_ttl)
             await store.create_table()
             edge.idempotency = store
+            failures = PostgresFailureStore(pool, SERVICE)
+            await failures.create_table()
+            web.state.login_throttle = LoginThrottle(failures)
             edge.checks["database"] = database_check(pool)
 
             async def close_pool() -> None:
-                await pool.close()
+                await close_pool_within(pool, 10.0)
 
             runtime.on_stop.append(close_pool)
 

@@ -50,10 +50,164 @@ class Account(Aggregate):
         self.email_domain_class = email_domain_class
         self.password_hash = password_hash
         self.status = "active"
+        #: bumped by a password change or "log out everywhere": older tokens stop working
+        self.token_version = 0
+        self.circles: list[dict[str, Any]] = []
 
     @property
     def email(self) -> str:
         return str(self.contractor["email"])
+
+    @property
+    def roles(self) -> list[str]:
+        return ["customer"]
+
+    def rehash_password(self, password_hash: str) -> None:
+        """Store the same password hashed with the current parameters (no session change)."""
+        if password_hash != self.password_hash:
+            self._password_rehashed(password_hash)
+
+    @event("PasswordRehashed")
+    def _password_rehashed(self, password_hash: str) -> None:
+        self.password_hash = password_hash
+
+    def change_password(self, password_hash: str, reason: str) -> None:
+        """A new password; every session and token issued before it ends."""
+        self._password_changed(password_hash, reason)
+
+    @event("PasswordChanged")
+    def _password_changed(self, password_hash: str, reason: str) -> None:
+        self.password_hash = password_hash
+        self.token_version += 1
+
+    def change_info(
+        self,
+        contractor: dict[str, Any],
+        representative: dict[str, Any] | None,
+        usage_contact: dict[str, Any] | None,
+        billing_contact: dict[str, Any] | None,
+        email_domain_class: str,
+    ) -> None:
+        """Change the contract info (already validated); no event when nothing changed."""
+        if (contractor, representative, usage_contact, billing_contact) != (
+            self.contractor,
+            self.representative,
+            self.usage_contact,
+            self.billing_contact,
+        ):
+            shipping_before = self.effective_shipping_address
+            self._info_changed(
+                contractor,
+                representative,
+                usage_contact,
+                billing_contact,
+                email_domain_class,
+                self.contractor_type,
+            )
+            if self.shipping_address is None and self.effective_shipping_address != shipping_before:
+                # devices go to the contractor's address, which just moved
+                self._shipping_address_changed(None, self.effective_shipping_address)
+
+    @event("InfoChanged")
+    def _info_changed(
+        self,
+        contractor: dict[str, Any],
+        representative: dict[str, Any] | None,
+        usage_contact: dict[str, Any] | None,
+        billing_contact: dict[str, Any] | None,
+        email_domain_class: str,
+        contractor_type: str,
+    ) -> None:
+        self.contractor = contractor
+        self.representative = representative
+        self.usage_contact = usage_contact
+        self.billing_contact = billing_contact
+        self.email_domain_class = email_domain_class
+
+    def change_shipping_address(self, shipping_address: dict[str, Any] | None) -> None:
+        """Change where devices are sent (None: the contractor's address)."""
+        if shipping_address != self.shipping_address:
+            effective = (
+                dict(shipping_address)
+                if shipping_address is not None
+                else contractor_address(self.contractor)
+            )
+            self._shipping_address_changed(shipping_address, effective)
+
+    @event("ShippingAddressChanged")
+    def _shipping_address_changed(
+        self, shipping_address: dict[str, Any] | None, effective_address: dict[str, Any]
+    ) -> None:
+        self.shipping_address = shipping_address
+
+    @property
+    def effective_shipping_address(self) -> dict[str, Any]:
+        """Where devices go: the own shipping address, or the contractor's."""
+        if self.shipping_address is not None:
+            return dict(self.shipping_address)
+        return contractor_address(self.contractor)
+
+    # -- circles ---------------------------------------------------------------
+
+    def add_circle(
+        self, circle_id: str, department_name: str, staff_name: str, applied_on: str
+    ) -> None:
+        """Add a circle (free); its id is made by the caller so a retry can be recognised."""
+        if any(c["circle_id"] == circle_id for c in self.circles):
+            return
+        self._circle_added(circle_id, department_name, staff_name, applied_on)
+
+    @event("CircleAdded")
+    def _circle_added(
+        self, circle_id: str, department_name: str, staff_name: str, applied_on: str
+    ) -> None:
+        self.circles.append(
+            {
+                "circle_id": circle_id,
+                "department_name": department_name,
+                "staff_name": staff_name,
+                "applied_on": applied_on,
+                "status": "active",
+                "cancelled_on": None,
+                # uniques (terminal IDs) arrive later from fulfillment (ServiceActivated)
+                "uniques": [],
+            }
+        )
+
+    def find_circle(self, circle_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.circles if c["circle_id"] == circle_id), None)
+
+    def cancel_circle(self, circle_id: str, cancelled_on: str) -> bool:
+        """Cancel a circle (利用中 → 解約済); False when the account has no such circle."""
+        circle = self.find_circle(circle_id)
+        if circle is None:
+            return False
+        if circle["status"] == "active":
+            self._circle_cancelled(circle_id, cancelled_on)
+        return True
+
+    @event("CircleCancelled")
+    def _circle_cancelled(self, circle_id: str, cancelled_on: str) -> None:
+        for circle in self.circles:
+            if circle["circle_id"] == circle_id:
+                circle["status"] = "cancelled"
+                circle["cancelled_on"] = cancelled_on
+
+    def end_all_sessions(self) -> None:
+        """Log out everywhere: every refresh and access token issued so far stops working."""
+        self._sessions_ended()
+
+    @event("SessionsEnded")
+    def _sessions_ended(self) -> None:
+        self.token_version += 1
+
+
+def contractor_address(c: dict[str, Any]) -> dict[str, Any]:
+    """The contractor's name, address and phone, as a shipping address."""
+    keys = ("name", "name_kana", "postal_code", "prefecture_code", "city", "city_kana")
+    address = {k: c[k] for k in keys}
+    address.update(street=c["street"], street_kana=c["street_kana"], phone_e164=c["phone_e164"])
+    return address
 
 
 #: the event class ``@event("Registered")`` made (mypy cannot see decorator-made classes)
@@ -69,6 +223,28 @@ class EmailClaim(Aggregate):
 
     @event("Claimed")
     def __init__(self, email_key: str, account_id: UUID) -> None:
+        self.account_id: UUID | None = account_id
+
+    def release(self) -> None:
+        """The account moved to another address: this one is free again."""
+        if self.account_id is not None:
+            self._released()
+
+    @event("Released")
+    def _released(self) -> None:
+        self.account_id = None
+
+    def claim(self, account_id: UUID) -> bool:
+        """Take a free address; False when another account holds it."""
+        if self.account_id == account_id:
+            return True
+        if self.account_id is not None:
+            return False
+        self._reclaimed(account_id)
+        return True
+
+    @event("Reclaimed")
+    def _reclaimed(self, account_id: UUID) -> None:
         self.account_id = account_id
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ._body import BodyReader
@@ -246,3 +247,35 @@ def _agency_code(r: BodyReader, body: Mapping[str, Any]) -> str | None:
         )
         return None
     return code
+
+
+@dataclass(frozen=True)
+class ContractInfo:
+    """The changeable contract info of an account (the account page, SPEC §2.5)."""
+
+    contractor: Contractor
+    representative: Representative | None
+    usage_contact: Contact | None
+    billing_contact: Contact | None
+    shipping_address: ShippingAddress | None
+
+
+def validate_contract_info(
+    body: Mapping[str, Any], contractor_type: ContractorType
+) -> tuple[ContractInfo | None, list[FieldError]]:
+    """Validate a whole contract-info body with every SPEC §2.2 rule (no terms, no password).
+
+    The contractor type is the account's own: it is not changed on the account page.
+    """
+    if not isinstance(body, Mapping):
+        return None, [FieldError("", "invalid_type", "リクエストの形式が正しくありません。")]
+    r = BodyReader()
+    contractor = _contractor(r, body, contractor_type)
+    individual = contractor_type == "individual"
+    representative = None if individual else _representative(r, body, contractor_type)
+    usage = None if individual else _contact(r, body, "usage_contact")
+    billing = None if individual else _contact(r, body, "billing_contact")
+    shipping = None if individual else _shipping_address(r, body)
+    if r.errors or contractor is None:
+        return None, r.errors
+    return ContractInfo(contractor, representative, usage, billing, shipping), []

@@ -1,0 +1,227 @@
+"""The account page: contract info and circles (SPEC §2.5). A customer sees only their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, Field, field_validator
+
+from pbx_identity.application import IdentityService
+from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
+from pbx_identity.domain.account import Account
+from pbx_identity.errors import RegistrationInvalidError
+from pbx_identity.validation.phone import format_national
+from pbx_identity.validation.prefectures import prefecture_name
+from pbx_identity.validation.registration import validate_contract_info
+from pbx_kit.auth import Caller, require_roles
+from pbx_kit.problems import FieldProblem, problem_responses
+
+router = APIRouter(tags=["account page"])
+
+CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
+_NOT_FOUND = problem_responses(
+    401,
+    403,
+    404,
+    s401="not logged in",
+    s403="not a customer login",
+    s404="no such account or circle (of the caller's)",
+)
+
+
+def get_app(request: Request) -> IdentityService:
+    app: IdentityService = request.app.state.application
+    return app
+
+
+IdentityServiceDep = Annotated[IdentityService, Depends(get_app)]
+
+
+# -- shapes ------------------------------------------------------------------------
+
+
+class CircleOut(BaseModel):
+    circle_id: UUID
+    department_name: str
+    staff_name: str
+    applied_on: str
+    status: Literal["active", "cancelled"]
+    cancelled_on: str | None = None
+    uniques: list[dict[str, Any]] = []
+
+
+class AccountOut(BaseModel):
+    account_id: UUID
+    login_id: str
+    status: str
+    contractor_type: str
+    payment_method: str
+    contractor: dict[str, Any]
+    representative: dict[str, Any] | None
+    usage_contact: dict[str, Any]
+    billing_contact: dict[str, Any]
+    shipping_address: dict[str, Any]
+    agency_code: str | None
+    terms: dict[str, str]
+    registered_at: datetime | None
+    version: int
+
+
+class CircleIn(BaseModel):
+    department_name: str = Field(min_length=1, max_length=100, description="部署名")
+    staff_name: str = Field(min_length=1, max_length=100, description="担当者名")
+
+    @field_validator("department_name", "staff_name")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("空白のみは入力できません。")
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError("制御文字は入力できません。")
+        return value
+
+
+class ContractInfoPatch(BaseModel):
+    """Sections to change; a section given replaces that section (contractor: per field)."""
+
+    contractor: dict[str, Any] | None = None
+    representative: dict[str, Any] | None = None
+    usage_contact: dict[str, Any] | None = None
+    billing_contact: dict[str, Any] | None = None
+    shipping_address: dict[str, Any] | None = None
+
+
+# -- stored (normalised) values -> the registration input shape ----------------------------
+
+
+def _phone_in(value: str | None) -> str | None:
+    return format_national(value) if value else None
+
+
+def _person_view(stored: dict[str, Any]) -> dict[str, Any]:
+    view = {k: v for k, v in stored.items() if not k.endswith("_e164") and k != "prefecture_code"}
+    if "prefecture_code" in stored:
+        view["prefecture_code"] = stored["prefecture_code"]
+        view["prefecture"] = prefecture_name(stored["prefecture_code"])
+    for key in ("phone", "contact_phone", "fax"):
+        if f"{key}_e164" in stored:
+            view[f"{key}_e164"] = stored[f"{key}_e164"]
+            view[key] = _phone_in(stored[f"{key}_e164"])
+    return view
+
+
+def _input_of(stored: dict[str, Any] | None) -> dict[str, Any]:
+    if stored is None:
+        return {"same_as_contractor": True}
+    view = _person_view(stored)
+    view.pop("prefecture_code", None)
+    for key in ("phone", "contact_phone", "fax"):
+        view.pop(f"{key}_e164", None)
+    return {"same_as_contractor": False, **view}
+
+
+def account_out(account: Account) -> AccountOut:
+    contractor = _person_view(account.contractor)
+    same = {"same_as_contractor": True}
+    return AccountOut(
+        account_id=account.id,
+        login_id=account.login_id,
+        status=account.status,
+        contractor_type=account.contractor_type,
+        payment_method=account.payment_method,
+        contractor=contractor,
+        representative=account.representative,
+        usage_contact=_person_view(account.usage_contact) if account.usage_contact else same,
+        billing_contact=_person_view(account.billing_contact) if account.billing_contact else same,
+        shipping_address=(
+            _person_view(account.shipping_address) if account.shipping_address else same
+        ),
+        agency_code=account.agency_code,
+        terms=account.terms,
+        registered_at=account.created_on,
+        version=account.version,
+    )
+
+
+def _merged_input(account: Account, patch: ContractInfoPatch) -> dict[str, Any]:
+    contractor = _input_of(account.contractor)
+    contractor.pop("same_as_contractor")
+    contractor["email_confirmation"] = contractor["email"]
+    if patch.contractor is not None:
+        contractor.update(patch.contractor)
+    body: dict[str, Any] = {
+        "contractor": contractor,
+        "representative": account.representative,
+        "usage_contact": _input_of(account.usage_contact),
+        "billing_contact": _input_of(account.billing_contact),
+        "shipping_address": _input_of(account.shipping_address),
+    }
+    for section in ("representative", "usage_contact", "billing_contact", "shipping_address"):
+        value = getattr(patch, section)
+        if value is not None:
+            body[section] = value
+    return body
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+@router.get("/accounts/me", response_model=AccountOut, responses=_NOT_FOUND)
+def read_my_account(caller: CustomerDep, app: IdentityServiceDep) -> AccountOut:
+    """The caller's contract info (never the password hash)."""
+    return account_out(app.my_account(caller.subject_uuid))
+
+
+@router.patch("/accounts/me", response_model=AccountOut, responses=_NOT_FOUND)
+def change_my_account(
+    caller: CustomerDep,
+    app: IdentityServiceDep,
+    patch: Annotated[ContractInfoPatch, Body()],
+) -> AccountOut:
+    """Change contract info, contacts or shipping address; every SPEC §2.2 rule applies again.
+
+    ``account_id``, ``contractor_type``, ``status``, ``roles`` and the like are ignored:
+    only the sections above can change here.
+    """
+    account = app.my_account(caller.subject_uuid)
+    info, errors = validate_contract_info(
+        _merged_input(account, patch),
+        account.contractor_type,  # type: ignore[arg-type]
+    )
+    if errors or info is None:
+        raise RegistrationInvalidError(
+            "入力内容に誤りがあります。各項目をご確認ください。",
+            errors=[FieldProblem(e.field, e.code, e.message) for e in errors],
+        )
+    changed = app.change_contract_info(ChangeContractInfo(caller.subject_uuid, info))
+    return account_out(changed)
+
+
+@router.get("/accounts/me/circles", response_model=list[CircleOut], responses=_NOT_FOUND)
+def list_my_circles(caller: CustomerDep, app: IdentityServiceDep) -> list[CircleOut]:
+    """The caller's circles, in the order they were added."""
+    account = app.my_account(caller.subject_uuid)
+    return [CircleOut.model_validate(c) for c in account.circles]
+
+
+@router.post(
+    "/accounts/me/circles", status_code=201, response_model=CircleOut, responses=_NOT_FOUND
+)
+def add_my_circle(body: CircleIn, caller: CustomerDep, app: IdentityServiceDep) -> CircleOut:
+    """Add a circle (free): department name, staff name; applied today."""
+    circle = app.add_circle(
+        AddCircle(caller.subject_uuid, uuid4(), body.department_name, body.staff_name)
+    )
+    return CircleOut.model_validate(circle)
+
+
+@router.delete("/accounts/me/circles/{circle_id}", response_model=CircleOut, responses=_NOT_FOUND)
+def cancel_my_circle(
+    circle_id: UUID, caller: CustomerDep, app: IdentityServiceDep, response: Response
+) -> CircleOut:
+    """Cancel one of the caller's circles (利用中 → 解約済); another account's is 404."""
+    return CircleOut.model_validate(app.cancel_circle(CancelCircle(caller.subject_uuid, circle_id)))

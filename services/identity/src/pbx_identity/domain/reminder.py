@@ -1,0 +1,54 @@
+"""Password reminders: one-time, expiring reset tokens, stored only as hashes.
+
+Keyed by the login ID *as typed*, whether or not an account has it, so that a
+reminder for an unknown ID does the same work as one for a real account and
+the caller cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/identity/reminder")
+
+
+class PasswordReminder(Aggregate):
+    @staticmethod
+    def create_id(login_id_key: str) -> UUID:
+        return uuid5(_NAMESPACE, login_id_key)
+
+    @event("Opened")
+    def __init__(self, login_id_key: str) -> None:
+        self.login_id_key = login_id_key
+        #: reset id -> [token hash, expires at (ISO), used]
+        self.resets: dict[str, list[str | bool]] = {}
+
+    def request(self, reset_id: str, token_hash: str, expires_at: datetime) -> None:
+        self._requested(reset_id, token_hash, expires_at.isoformat())
+
+    @event("Requested")
+    def _requested(self, reset_id: str, token_hash: str, expires_at: str) -> None:
+        self.resets[reset_id] = [token_hash, expires_at, False]
+
+    def can_use(self, reset_id: str, token_hash: str, now: datetime) -> bool:
+        entry = self.resets.get(reset_id)
+        if entry is None:
+            return False
+        stored_hash, expires_at, used = entry
+        return (
+            not used and stored_hash == token_hash and now < datetime.fromisoformat(str(expires_at))
+        )
+
+    def use(self, reset_id: str, token_hash: str, now: datetime) -> bool:
+        """Spend a reset token; False (and nothing recorded) when it is not valid now."""
+        if not self.can_use(reset_id, token_hash, now):
+            return False
+        self._used(reset_id)
+        return True
+
+    @event("Used")
+    def _used(self, reset_id: str) -> None:
+        self.resets[reset_id][2] = True
