@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(  # noqa: S603 - our own interpreter, args from the command line
             [sys.executable, "-m", "pytest", *argv[1:]], env=os.environ.copy()
         )
+    from pbx_cli.admin import add_parser as add_admin
+
+    add_admin(sub)
     args = parser.parse_args(argv)
     if args.command == "up":
         from pbx_cli.up import main as up_main
@@ -39,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
         up_main(Settings(**overrides), args.host, args.port)
         return 0
+    if args.command == "admin":
+        from pbx_cli.admin import run as run_admin
+
+        return run_admin(args)
     if args.command == "bench":
         from pbx_cli.bench import main as bench_main
 

