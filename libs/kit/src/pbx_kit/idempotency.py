@@ -146,6 +146,23 @@ class IdempotencyMiddleware:
         #: a callable returning the store (it is created at startup)
         self.store_ref = store_ref
 
+    async def _caller(self, scope: Scope) -> str:
+        """Whose key this is: the verified token's subject (so a refreshed token still
+        replays), else a hash of the Authorization header as sent."""
+        authorization = _header(scope, b"authorization") or ""
+        verifier = getattr(getattr(scope.get("app"), "state", None), "token_verifier", None)
+        scheme, _, token = authorization.partition(" ")
+        if verifier is not None and scheme.lower() == "bearer" and token:
+            import anyio
+
+            try:
+                caller = await anyio.to_thread.run_sync(verifier.verify, token.strip())
+            except Exception:  # noqa: S110 - an invalid token is refused by the route itself
+                pass
+            else:
+                return f"sub:{caller.subject}"
+        return "hdr:" + hashlib.sha256(authorization.encode()).hexdigest()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if key is None or scope.get("method") != "POST":
@@ -159,7 +176,7 @@ class IdempotencyMiddleware:
             )(scope, receive, send)
             return
         body, messages = await read_body(receive)
-        caller = hashlib.sha256((_header(scope, b"authorization") or "").encode()).hexdigest()
+        caller = await self._caller(scope)
         scope_key = hashlib.sha256(
             f"{self.service}\0{scope.get('path')}\0{caller}\0{key}".encode()
         ).hexdigest()
