@@ -201,6 +201,21 @@ def change_my_account(
     return account_out(changed)
 
 
+class ChangeOut(BaseModel):
+    version: int
+    change: str
+    at: datetime
+
+
+@router.get("/accounts/me/history", response_model=list[ChangeOut], responses=_NOT_FOUND)
+def my_account_history(caller: CustomerDep, app: IdentityServiceDep) -> list[ChangeOut]:
+    """Every change of the account, oldest first (what and when; never the contents)."""
+    return [
+        ChangeOut(version=v, change=c, at=at)
+        for v, c, at in app.account_history(caller.subject_uuid)
+    ]
+
+
 @router.get("/accounts/me/circles", response_model=list[CircleOut], responses=_NOT_FOUND)
 def list_my_circles(caller: CustomerDep, app: IdentityServiceDep) -> list[CircleOut]:
     """The caller's circles, in the order they were added."""

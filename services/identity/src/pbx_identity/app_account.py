@@ -22,6 +22,17 @@ from pbx_identity.validation.email import email_domain_class
 
 JST = ZoneInfo("Asia/Tokyo")
 
+_CHANGE_NAMES = {
+    "Registered": "registered",
+    "InfoChanged": "contract_info_changed",
+    "ShippingAddressChanged": "shipping_address_changed",
+    "CircleAdded": "circle_added",
+    "CircleCancelled": "circle_cancelled",
+    "PasswordChanged": "password_changed",
+    "PasswordRehashed": "password_rehashed",
+    "SessionsEnded": "logged_out_everywhere",
+}
+
 
 def _asdict(value: Any) -> Any:
     return dataclasses.asdict(value) if value is not None else None
@@ -34,6 +45,7 @@ def today_in_japan() -> str:
 class AccountUseCases:
     # provided by IdentityService
     repository: Any
+    events: Any
 
     #: Application.save (annotation only: a stub here would shadow it in the MRO)
     save: Callable[..., Any]
@@ -49,6 +61,14 @@ class AccountUseCases:
         if not isinstance(account, Account):
             raise AccountNotFoundError
         return account
+
+    def account_history(self, account_id: UUID) -> list[tuple[int, str, datetime]]:
+        """Every change of the caller's account: (version, what, when); no contents."""
+        self.my_account(account_id)
+        return [
+            (e.originator_version, _CHANGE_NAMES.get(type(e).__name__, "other"), e.timestamp)
+            for e in self.events.get(account_id)
+        ]
 
     def change_contract_info(self, cmd: ChangeContractInfo) -> Account:
         """Change contract info, contacts and shipping address; each change is an event."""
