@@ -194,12 +194,11 @@ class AuthUseCases:
         key = normalize_login_id(cmd.login_id)
         reminder = self._get(PasswordReminder.create_id(key)) or PasswordReminder(key)
         reset_id = uuid4().hex
+        now = datetime.now(UTC)
         reminder.request(
-            reset_id,
-            _sha256(self._reset_secret(reminder.id, reset_id)),
-            datetime.now(UTC) + RESET_TTL,
+            reset_id, _sha256(self._reset_secret(reminder.id, reset_id)), now + RESET_TTL, now
         )
-        self.save(reminder)
+        self.save(reminder)  # nothing new when too many are open: the answer is the same
 
     def reset_password(self, cmd: ResetPassword) -> None:
         """Set a new password with a one-time token; every session ends."""

@@ -13,6 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/identity/reminder")
+#: unused, unexpired reset mails per login ID at any time
+MAX_OPEN_RESETS = 3
 
 
 class PasswordReminder(Aggregate):
@@ -26,8 +28,16 @@ class PasswordReminder(Aggregate):
         #: reset id -> [token hash, expires at (ISO), used]
         self.resets: dict[str, list[str | bool]] = {}
 
-    def request(self, reset_id: str, token_hash: str, expires_at: datetime) -> None:
+    def request(self, reset_id: str, token_hash: str, expires_at: datetime, now: datetime) -> bool:
+        """Record a reset request; False (nothing recorded) while too many are still open,
+        so nobody can flood an address with reminder mails."""
+        still_open = [
+            r for r in self.resets.values() if not r[2] and now < datetime.fromisoformat(str(r[1]))
+        ]
+        if len(still_open) >= MAX_OPEN_RESETS:
+            return False
         self._requested(reset_id, token_hash, expires_at.isoformat())
+        return True
 
     @event("Requested")
     def _requested(self, reset_id: str, token_hash: str, expires_at: str) -> None:
