@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
@@ -71,6 +71,8 @@ class AccountOut(BaseModel):
 
 
 class CircleIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     department_name: str = Field(min_length=1, max_length=100, description="部署名")
     staff_name: str = Field(min_length=1, max_length=100, description="担当者名")
 
@@ -87,6 +89,8 @@ class CircleIn(BaseModel):
 
 class ContractInfoPatch(BaseModel):
     """Sections to change; a section given replaces that section (contractor: per field)."""
+
+    model_config = ConfigDict(strict=True)
 
     contractor: dict[str, Any] | None = None
     representative: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import anyio
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import (
@@ -38,25 +38,35 @@ _LOGIN = problem_responses(401, 429, s401="invalid credentials", s429="too many 
 
 
 class LoginIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     login_id: str = Field(min_length=1, max_length=64, examples=["PBX48213907"])
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
 class LogoutIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     refresh_token: str | None = Field(None, max_length=512)
     #: end every session and make every token issued so far invalid
     everywhere: bool = False
 
 
 class ReminderIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     login_id: str = Field(min_length=1, max_length=64)
 
 
 class ResetIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     token: str = Field(min_length=1, max_length=512)
     password: str = Field(max_length=256)
     password_confirmation: str = Field(max_length=256)

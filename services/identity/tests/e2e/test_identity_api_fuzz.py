@@ -16,7 +16,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from pbx_events.store import new_cipher_key
+from pbx_identity.api import REGISTRATION_EXAMPLE
+from pbx_identity.commands import LogIn, RegisterAccount
 from pbx_identity.main import build
+from pbx_identity.validation.registration import validate_registration
 from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
 from pbx_kit.runtime import Infrastructure, bus_for
@@ -54,9 +57,22 @@ def identity_running() -> Iterator[None]:
     thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
     assert started.wait(30)
+    app = RUNTIME.api.state.application
+    data, errors = validate_registration(REGISTRATION_EXAMPLE)
+    assert data is not None, errors
+    login_id = app.register_account(RegisterAccount(data)).login_id
+    CUSTOMER["token"] = app.log_in(LogIn(login_id, REGISTRATION_EXAMPLE["password"])).access_token
     yield
     stop.set()
     thread.join(10)
+
+
+CUSTOMER: dict[str, str] = {}
+
+#: a body can match the documented shape and still break a business rule (a
+#: hiragana furigana, a mobile screening number): that 422 is correct, so the
+#: "schema-valid data must be accepted" check does not apply here
+EXCLUDED = [positive_data_acceptance]
 
 
 @schema.parametrize()
@@ -66,7 +82,16 @@ def identity_running() -> Iterator[None]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_input_yields_a_server_error_and_responses_match_the_schema(case: Any) -> None:
-    # a body can match the documented shape and still break a business rule (a
-    # hiragana furigana, a mobile screening number): that 422 is correct, so the
-    # "schema-valid data must be accepted" check does not apply here
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(excluded_checks=EXCLUDED)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_a_logged_in_customer_cannot_provoke_a_server_error_either(case: Any) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {CUSTOMER['token']}"}, excluded_checks=EXCLUDED
+    )
