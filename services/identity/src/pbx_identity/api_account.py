@@ -128,9 +128,14 @@ def _input_of(stored: dict[str, Any] | None) -> dict[str, Any]:
     return {"same_as_contractor": False, **view}
 
 
+def _own_or_same(stored: dict[str, Any] | None) -> dict[str, Any]:
+    if stored is None:
+        return {"same_as_contractor": True}
+    return {"same_as_contractor": False, **_person_view(stored)}
+
+
 def account_out(account: Account) -> AccountOut:
     contractor = _person_view(account.contractor)
-    same = {"same_as_contractor": True}
     return AccountOut(
         account_id=account.id,
         login_id=account.login_id,
@@ -139,11 +144,9 @@ def account_out(account: Account) -> AccountOut:
         payment_method=account.payment_method,
         contractor=contractor,
         representative=account.representative,
-        usage_contact=_person_view(account.usage_contact) if account.usage_contact else same,
-        billing_contact=_person_view(account.billing_contact) if account.billing_contact else same,
-        shipping_address=(
-            _person_view(account.shipping_address) if account.shipping_address else same
-        ),
+        usage_contact=_own_or_same(account.usage_contact),
+        billing_contact=_own_or_same(account.billing_contact),
+        shipping_address=_own_or_same(account.shipping_address),
         agency_code=account.agency_code,
         terms=account.terms,
         registered_at=account.created_on,

@@ -141,6 +141,37 @@ async def test_a_token_issued_before_logout_everywhere_is_refused(identity_syste
     assert (await s.me(fresh["access_token"])).status_code == 200
 
 
+async def test_logout_ends_one_session_and_only_the_callers_own(identity_system: Any) -> None:
+    s = identity_system
+    alice = await s.customer()
+    alice_phone = await s.tokens(alice.login_id, alice.password)
+    bob = await s.customer()
+
+    # Bob cannot end Alice's session with her refresh token
+    foreign = await s.client.post(
+        "/auth/logout", json={"refresh_token": alice.refresh_token}, headers=bob.headers
+    )
+    assert foreign.status_code == 401, foreign.text
+    still = await s.client.post("/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert still.status_code == 200, still.text
+    alice_refresh = still.json()["refresh_token"]
+
+    ended = await s.client.post(
+        "/auth/logout", json={"refresh_token": alice_refresh}, headers=alice.headers
+    )
+    assert ended.status_code == 204, ended.text
+    gone = await s.client.post("/auth/refresh", json={"refresh_token": alice_refresh})
+    assert gone.status_code == 401
+    # her other session is untouched
+    other = await s.client.post(
+        "/auth/refresh", json={"refresh_token": alice_phone["refresh_token"]}
+    )
+    assert other.status_code == 200, other.text
+    # logging out needs a login
+    anonymous = await s.client.post("/auth/logout", json={"everywhere": True})
+    assert anonymous.status_code == 401
+
+
 async def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(
     identity_system: Any,
 ) -> None:
@@ -225,7 +256,11 @@ async def test_jwks_lists_every_live_key_and_old_tokens_survive_a_rotation(
     # the JWKS verifies the new token (what other services do)
     public = jwt.PyJWK(next(k for k in after.json()["keys"] if k["kid"] == new_kid))
     claims = jwt.decode(
-        fresh["access_token"], public.key, algorithms=["EdDSA"], audience="pbx", issuer="pbx-identity"
+        fresh["access_token"],
+        public.key,
+        algorithms=["EdDSA"],
+        audience="pbx",
+        issuer="pbx-identity",
     )
     assert claims["sub"] == customer.account_id
     assert claims["roles"] == ["customer"]
