@@ -159,7 +159,8 @@ class AmqpSubscription:
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=SHUTDOWN_GRACE)
         with contextlib.suppress(Exception):
-            await self.channel.close()
+            # bounded: a close never hangs a shutdown, whatever state the link is in
+            await asyncio.wait_for(self.channel.close(), _RPC_TIMEOUT)
 
 
 class AmqpBus:
@@ -236,7 +237,7 @@ class AmqpBus:
         self._queues.clear()
         if connection is not None:
             with contextlib.suppress(Exception):
-                await connection.close()
+                await asyncio.wait_for(connection.close(), _RPC_TIMEOUT)
 
     async def is_healthy(self) -> bool:
         connection, channel = self._connection, self._publish_channel

@@ -165,16 +165,21 @@ async def stack(
 
 async def delete_exchange(amqp_url: str, exchange: str, queues: tuple[str, ...] = ()) -> None:
     """Remove a test's exchange, its audit stream and the given queues (with their DLQs)."""
+    import asyncio
+
     import aio_pika
 
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for queue in queues:
-            await channel.queue_delete(queue)
-            await channel.queue_delete(f"{queue}.dlq")
-        await channel.exchange_delete(exchange)
-        await channel.queue_delete(f"{exchange}.audit")
+    async def delete() -> None:
+        connection = await aio_pika.connect(amqp_url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            for queue in queues:
+                await channel.queue_delete(queue)
+                await channel.queue_delete(f"{queue}.dlq")
+            await channel.exchange_delete(exchange)
+            await channel.queue_delete(f"{exchange}.audit")
+
+    await asyncio.wait_for(delete(), 60)
 
 
 def infrastructure_for(stack: Stack) -> Any:
