@@ -1,0 +1,1 @@
+"""pbx_catalog: the device shop catalog (SPEC §5.1)."""
