@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pbx_catalog.main import build as build_catalog
 from pbx_identity.main import build as build_identity
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 
 SERVICES: dict[str, Callable[[Infrastructure], ServiceRuntime]] = {
     "identity": build_identity,
+    "catalog": build_catalog,
 }

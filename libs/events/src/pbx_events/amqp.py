@@ -72,6 +72,22 @@ def queue_arguments(settings: BusSettings, queue: str) -> dict[str, Any]:
 DLQ_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
 
 
+async def _within(action: Awaitable[Any], seconds: float) -> None:
+    """Wait for a close at most ``seconds``, then leave it behind.
+
+    Not ``wait_for``: on a timeout it cancels and then waits for the cancellation,
+    which never ends when the library shields its close (seen while the broker
+    force-closes connections during a shutdown).
+    """
+    task = asyncio.ensure_future(action)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("close_abandoned", after_seconds=seconds)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return
+    task.result()
+
+
 def _rounds(messages: Sequence[Message]) -> list[list[Message]]:
     """Split messages so that no round holds two with the same id (usually one round)."""
     rounds: list[list[Message]] = []
@@ -155,12 +171,12 @@ class AmqpSubscription:
         if not self.channel.is_closed:
             # RobustQueue.cancel forgets the consumer first, so it is not restored
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.queue.cancel(self.consumer_tag), _RPC_TIMEOUT)
+                await _within(self.queue.cancel(self.consumer_tag), _RPC_TIMEOUT)
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=SHUTDOWN_GRACE)
         with contextlib.suppress(Exception):
             # bounded: a close never hangs a shutdown, whatever state the link is in
-            await asyncio.wait_for(self.channel.close(), _RPC_TIMEOUT)
+            await _within(self.channel.close(), _RPC_TIMEOUT)
 
 
 class AmqpBus:
@@ -237,7 +253,7 @@ class AmqpBus:
         self._queues.clear()
         if connection is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(connection.close(), _RPC_TIMEOUT)
+                await _within(connection.close(), _RPC_TIMEOUT)
 
     async def is_healthy(self) -> bool:
         connection, channel = self._connection, self._publish_channel

@@ -73,18 +73,25 @@ class LogFollower(abc.ABC):
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         """Handle one batch of (notification id, domain event); raise to retry it."""
 
+    def load_position(self) -> int:
+        """Where this follower got to (saved in the application's tracking table)."""
+        return self.app.position(self.name)
+
+    def store_position(self, position: int) -> None:
+        self.app.save_position(self.name, position)
+
     def prepare(self, batch: Sequence[tuple[int, Any]]) -> Any:
         """CPU work on a batch, done in the reading thread off the event loop (optional)."""
         return None
 
     async def run_once(self) -> int:
         """Process one batch; returns how many notifications it covered."""
-        self.position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        self.position = await anyio.to_thread.run_sync(self.load_position)
         last, batch, prepared = await anyio.to_thread.run_sync(self._read, self.position)
         if not batch:
             return 0
         await self.handle_batch(batch, prepared)
-        await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
+        await anyio.to_thread.run_sync(self.store_position, last)
         self.position = last
         return len(batch)
 
@@ -100,7 +107,7 @@ class LogFollower(abc.ABC):
         (published and confirmed); positions are still saved strictly in order,
         each only after its batch was handled.
         """
-        position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        position = await anyio.to_thread.run_sync(self.load_position)
         total = 0
         reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, position))
         try:
@@ -110,7 +117,7 @@ class LogFollower(abc.ABC):
                     return total
                 reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, last))
                 await self.handle_batch(batch, prepared)
-                await anyio.to_thread.run_sync(self.app.save_position, self.name, last)
+                await anyio.to_thread.run_sync(self.store_position, last)
                 self.position = last
                 total += len(batch)
         finally:
@@ -121,7 +128,7 @@ class LogFollower(abc.ABC):
 
     async def lag(self) -> int:
         head = await anyio.to_thread.run_sync(self.app.max_notification_id)
-        position = await anyio.to_thread.run_sync(self.app.position, self.name)
+        position = await anyio.to_thread.run_sync(self.load_position)
         return max(0, head - position)
 
     async def run(self) -> None:

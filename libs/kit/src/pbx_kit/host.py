@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 
 import structlog
 
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 
 log = structlog.get_logger("pbx.host")
+
+#: seconds each part of a stop may take before it is left behind
+STOP_TIMEOUT = 15.0
 
 
 async def _guard(name: str, loop: object) -> None:
@@ -25,6 +28,16 @@ async def _guard(name: str, loop: object) -> None:
         except Exception:
             log.exception("background_loop_crashed", loop=name)
             await asyncio.sleep(1.0)
+
+
+async def _bounded(action: Awaitable[None], name: str) -> None:
+    task = asyncio.ensure_future(action)
+    done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+    if not done:
+        log.error("stop_step_abandoned", step=name)
+        return
+    if task.exception() is not None:
+        log.error("stop_step_failed", step=name, exc_info=task.exception())
 
 
 @contextlib.asynccontextmanager
@@ -47,14 +60,13 @@ async def running(
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # bounded: a loop that does not stop in time is left behind, logged
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in stuck:
+                log.error("background_loop_did_not_stop", loop=task.get_name())
         for runtime in reversed(runtimes):
             for hook in runtime.on_stop:
-                try:
-                    await hook()
-                except Exception:
-                    log.exception("stop_hook_failed", service=runtime.name)
-        await infra.bus.close()
+                await _bounded(hook(), f"{runtime.name}:stop")
+        await _bounded(infra.bus.close(), "bus:close")
         log.info("services_stopped")

@@ -25,7 +25,7 @@ class ImageIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     shape: Shape
-    color: str = Field(pattern=r"\A#[0-9A-Fa-f]{6}\Z")
+    color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
 
 
 class ProductIn(BaseModel):
@@ -33,7 +33,7 @@ class ProductIn(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    sku: str = Field(pattern=r"\A[A-Z0-9][A-Z0-9-]{0,31}\Z")
+    sku: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")
     name: str = Field(min_length=1, max_length=100)
     category: CategoryCode
     billing_kind: BillingKind

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -48,6 +49,10 @@ class CatalogService(ServiceApplication):
         except AggregateNotFoundError:
             raise ProductNotFoundError from None
         return product
+
+    def sku_of(self, product_id: UUID) -> str:
+        product: Product = self.repository.get(product_id)
+        return product.sku
 
     def publish_product(self, cmd: PublishProduct) -> Product:
         """Put a new product in the catalog; a taken SKU is refused."""
@@ -105,18 +110,3 @@ class CatalogService(ServiceApplication):
                     continue  # another process seeded it meanwhile
                 created += 1
         return created
-
-    def all_products(self) -> list[Product]:
-        """Every product, in notification (publication) order — a small catalog."""
-        products: dict[str, Product] = {}
-        position = 0
-        while True:
-            batch = self.notifications_after(position, 500)
-            if not batch:
-                break
-            for notification in batch:
-                event = self.mapper.to_domain_event(notification)
-                if isinstance(event, Product.Published):  # type: ignore[attr-defined]
-                    products[event.sku] = self.get_product(event.sku)
-            position = batch[-1].id
-        return list(products.values())

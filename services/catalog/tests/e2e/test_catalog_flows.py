@@ -1,0 +1,162 @@
+"""The catalog end to end on both stacks: seed, reads, admin changes, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from pbx_catalog.application import seed_data
+from pbx_catalog.main import build
+from pbx_events.bus import Delivery
+from pbx_events.envelope import Message
+from pbx_kit.auth import TokenIssuer
+from pbx_kit.host import running
+from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+
+
+class Shop:
+    def __init__(self, client: httpx.AsyncClient, infra: Any, runtime: Any) -> None:
+        self.client = client
+        self.infra = infra
+        self.runtime = runtime
+        self.seen: list[Message] = []
+        self.issuer = TokenIssuer(infra.key_ring())
+
+    @property
+    def app(self) -> Any:
+        return self.runtime.api.state.application
+
+    def auth(self, role: str) -> dict[str, str]:
+        token = self.issuer.issue(str(uuid.uuid4()), [role])
+        return {"Authorization": f"Bearer {token}"}
+
+    async def wait_for(self, predicate: Any, timeout: float = 15.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def shop(stack: Stack) -> AsyncIterator[Shop]:
+    infra = infrastructure_for(stack)
+    runtime = build(infra)
+    queue = f"test.catalog.{uuid.uuid4().hex[:8]}"
+    async with running(infra, [runtime]):
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as client:
+            shop = Shop(client, infra, runtime)
+
+            async def on_message(delivery: Delivery) -> None:
+                shop.seen.append(delivery.message)
+
+            await infra.bus.subscribe(queue, ["catalog.#"], on_message)
+            yield shop
+    if stack.kind == "real":
+        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (queue,))
+
+
+async def test_the_seed_is_loaded_once_and_every_category_has_products(shop: Shop) -> None:
+    seeded = len(seed_data()["products"])
+    assert await asyncio.to_thread(shop.app.load_seed) == 0  # the start already loaded it
+    categories = (await shop.client.get("/categories")).json()
+    assert [c["name"] for c in categories] == [
+        "VoIP電話機", "VoIPアダプタ", "ネットワーク", "ヘッドセット",
+        "タイプE", "D+Eマンスリー", "未検証", "販売終了",
+    ]  # fmt: skip
+    assert all(c["product_count"] >= 1 for c in categories)
+    assert sum(c["product_count"] for c in categories) == seeded
+    await shop.wait_for(lambda: len(shop.seen) >= seeded)
+    await asyncio.sleep(0.3)
+    assert len(shop.seen) == seeded
+    assert {m.type for m in shop.seen} == {"catalog.ProductPublished.v1"}
+
+
+async def test_products_are_paged_in_a_stable_order_and_discontinued_ones_are_flagged(
+    shop: Shop,
+) -> None:
+    first = (await shop.client.get("/products", params={"per_page": 5})).json()
+    second = (await shop.client.get("/products", params={"per_page": 5, "page": 2})).json()
+    assert first["total"] == second["total"] >= 20
+    skus = [p["sku"] for p in first["items"] + second["items"]]
+    assert len(set(skus)) == 10
+    again = (await shop.client.get("/products", params={"per_page": 10})).json()
+    assert [p["sku"] for p in again["items"]] == skus
+    gone = (await shop.client.get("/products", params={"status": "discontinued"})).json()
+    assert gone["items"] and all(not p["purchasable"] for p in gone["items"])
+    phone = (await shop.client.get("/products/GS-GXP1400")).json()
+    assert phone["unit_price"] > 0 and phone["warranty_months"] == 6
+    assert any("G.722" in line for line in phone["specs"])
+    image = await shop.client.get(phone["image_url"].removeprefix(""))
+    assert image.status_code == 200
+    assert image.headers["content-type"].startswith("image/svg+xml")
+
+
+async def test_an_unknown_sku_is_a_404_problem(shop: Shop) -> None:
+    response = await shop.client.get("/products/NO-SUCH")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "product_not_found"
+
+
+async def test_admin_routes_refuse_anonymous_and_customers(shop: Shop) -> None:
+    change = {"version": 1, "unit_price": 1}
+    assert (await shop.client.patch("/products/GS-GXP1400", json=change)).status_code == 401
+    as_customer = await shop.client.patch(
+        "/products/GS-GXP1400", json=change, headers=shop.auth("customer")
+    )
+    assert as_customer.status_code == 403
+    assert (await shop.client.get("/products/GS-GXP1400")).json()["unit_price"] != 1
+
+
+async def test_bad_admin_input_is_422_with_field_errors(shop: Shop) -> None:
+    body = {"sku": "bad sku", "name": "", "category": "toys", "billing_kind": "one_time",
+            "unit_price": -1, "image": {"shape": "phone", "color": "red"}}  # fmt: skip
+    response = await shop.client.post("/products", json=body, headers=shop.auth("admin"))
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"sku", "name", "category", "unit_price", "image.color"} <= fields
+
+
+async def test_a_price_change_reaches_a_consumer_once_and_a_stale_one_is_409(shop: Shop) -> None:
+    seeded = len(seed_data()["products"])
+    await shop.wait_for(lambda: len(shop.seen) >= seeded)
+    before = (await shop.client.get("/products/GS-GXP1400")).json()
+    admin = shop.auth("admin")
+    changed = await shop.client.patch(
+        "/products/GS-GXP1400",
+        json={"version": before["version"], "unit_price": before["unit_price"] - 1000},
+        headers={**admin, "X-Correlation-ID": "price-cut-1"},
+    )
+    assert changed.status_code == 200, changed.text
+    stale = await shop.client.patch(
+        "/products/GS-GXP1400",
+        json={"version": before["version"], "unit_price": 1},
+        headers=admin,
+    )
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "stale_version"
+
+    def price_changes() -> list[Message]:
+        return [m for m in shop.seen if m.type == "catalog.ProductChanged.v1"]
+
+    await shop.wait_for(lambda: len(price_changes()) >= 1)
+    await asyncio.sleep(0.5)
+    [message] = price_changes()
+    payload = json.loads(message.body)
+    assert payload["product"]["sku"] == "GS-GXP1400"
+    assert payload["product"]["unit_price"] == before["unit_price"] - 1000
+    assert payload["changed"] == ["price"]
+    assert message.correlation_id == "price-cut-1"
+    await shop.wait_for(
+        lambda: (
+            shop.runtime.api.state.product_view.product("GS-GXP1400")["unit_price"]
+            == before["unit_price"] - 1000
+        )
+    )
