@@ -9,6 +9,7 @@ each other's events.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -198,4 +199,57 @@ def infrastructure_for(stack: Stack) -> Any:
         bus=bus,
         mailer=MaildirMailer(settings.data_dir / "mail", settings.mail_from),
         cipher_key=settings.cipher_key,
+    )
+
+
+@contextlib.contextmanager
+def services_in_background(infra: Any, runtimes: Any) -> Iterator[None]:
+    """Run services (start hooks, loops) in a loop of their own thread, for synchronous
+    callers such as schemathesis' ASGI client; stopped on exit."""
+    import asyncio
+    import threading
+
+    from pbx_kit.host import running
+
+    started, stop = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    async def serve() -> None:
+        try:
+            async with running(infra, runtimes):
+                started.set()
+                # `stop` is set from another thread: polled, not awaited
+                while not stop.is_set():  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            raise
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(60), "services did not start"
+    if failure:
+        raise failure[0]
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def memory_infrastructure(data_dir: Path) -> Any:
+    """The in-memory store and in-process bus (fast property tests)."""
+    from pbx_events.store import new_cipher_key
+    from pbx_kit.mail import MaildirMailer
+    from pbx_kit.runtime import Infrastructure, bus_for
+    from pbx_kit.settings import Settings
+
+    settings = Settings(amqp_url="memory://", data_dir=data_dir, cipher_key=new_cipher_key())
+    return Infrastructure(
+        settings=settings,
+        database_url=None,
+        bus=bus_for(settings),
+        mailer=MaildirMailer(data_dir / "mail", settings.mail_from),
+        cipher_key=str(settings.cipher_key),
     )

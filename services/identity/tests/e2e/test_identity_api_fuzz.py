@@ -3,9 +3,7 @@ client can send yields a 500, and every response conforms to the documented sche
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,56 +13,29 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pbx_events.store import new_cipher_key
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.commands import LogIn, RegisterAccount
 from pbx_identity.main import build
 from pbx_identity.validation.registration import validate_registration
-from pbx_kit.host import running
-from pbx_kit.mail import MaildirMailer
-from pbx_kit.runtime import Infrastructure, bus_for
-from pbx_kit.settings import Settings
+from pbx_kit.testing import memory_infrastructure, services_in_background
 
-
-def _runtime() -> tuple[Infrastructure, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="pbx-fuzz-"))
-    cfg = Settings(amqp_url="memory://", data_dir=data_dir, cipher_key=new_cipher_key())
-    infra = Infrastructure(
-        settings=cfg,
-        database_url=None,
-        bus=bus_for(cfg),
-        mailer=MaildirMailer(data_dir / "mail", cfg.mail_from),
-        cipher_key=str(cfg.cipher_key),
-    )
-    return infra, build(infra)
-
-
-INFRA, RUNTIME = _runtime()
+INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-")))
+RUNTIME = build(INFRA)
 schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.api)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def identity_running() -> Iterator[None]:
     """The identity service (in-memory store, in-process bus) running in a background loop."""
-    started, stop = threading.Event(), threading.Event()
-
-    async def serve() -> None:
-        async with running(INFRA, [RUNTIME]):
-            started.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(30)
-    app = RUNTIME.api.state.application
-    data, errors = validate_registration(REGISTRATION_EXAMPLE)
-    assert data is not None, errors
-    login_id = app.register_account(RegisterAccount(data)).login_id
-    CUSTOMER["token"] = app.log_in(LogIn(login_id, REGISTRATION_EXAMPLE["password"])).access_token
-    yield
-    stop.set()
-    thread.join(10)
+    with services_in_background(INFRA, [RUNTIME]):
+        app = RUNTIME.api.state.application
+        data, errors = validate_registration(REGISTRATION_EXAMPLE)
+        assert data is not None, errors
+        login_id = app.register_account(RegisterAccount(data)).login_id
+        CUSTOMER["token"] = app.log_in(
+            LogIn(login_id, REGISTRATION_EXAMPLE["password"])
+        ).access_token
+        yield
 
 
 CUSTOMER: dict[str, str] = {}
