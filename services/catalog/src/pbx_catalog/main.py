@@ -11,9 +11,8 @@ from pbx_catalog.projections import ProductView
 from pbx_events.relay import OutboxRelay, RelaySettings
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import install_auth
-from pbx_kit.db import close_pool_within, create_pool, database_check
-from pbx_kit.idempotency import PostgresIdempotencyStore
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.wiring import wire_edge
 
 SERVICE = "catalog"
 
@@ -47,32 +46,8 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         relay = OutboxRelay(application, SERVICE, CatalogMapping(application), infra.bus)
         runtime.loops.extend([relay.run, view.run])
 
-        async def broker() -> tuple[bool, str]:
-            ok = await infra.bus.is_healthy()
-            return ok, "ok" if ok else "unreachable"
-
-        async def relay_lag() -> tuple[bool, int]:
-            return True, await relay.lag()
-
-        edge.checks["broker"] = broker
-        edge.figures["relay_lag"] = relay_lag
+        await wire_edge(infra, runtime, edge, application, relay)
         edge.figures["seeded_now"] = lambda: _const(created)
-        if infra.database_url:
-            pool = await create_pool(infra.database_url, SERVICE)
-            store = PostgresIdempotencyStore(pool, SERVICE, settings.idempotency_ttl)
-            await store.create_table()
-            edge.idempotency = store
-            edge.checks["database"] = database_check(pool)
-
-            async def close_pool() -> None:
-                await close_pool_within(pool, 10.0)
-
-            runtime.on_stop.append(close_pool)
-
-        async def close_app() -> None:
-            await anyio.to_thread.run_sync(application.close)
-
-        runtime.on_stop.append(close_app)
 
     runtime.on_start.append(start)
     return runtime

@@ -13,9 +13,8 @@ from pbx_identity.mails import IdentityMailer
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier, install_auth
-from pbx_kit.db import close_pool_within, create_pool, database_check
-from pbx_kit.idempotency import PostgresIdempotencyStore
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.wiring import wire_edge
 
 SERVICE = "identity"
 
@@ -73,35 +72,12 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         runtime.loops.extend([relay.run, mailer.run])
         web.state.relay = relay
 
-        async def broker() -> tuple[bool, str]:
-            ok = await infra.bus.is_healthy()
-            return ok, "ok" if ok else "unreachable"
-
-        async def relay_lag() -> tuple[bool, int]:
-            return True, await relay.lag()
-
-        edge.checks["broker"] = broker
-        edge.figures["relay_lag"] = relay_lag
+        pool = await wire_edge(infra, runtime, edge, application, relay)
         web.state.login_throttle = LoginThrottle(MemoryFailureStore())
-        if infra.database_url:
-            pool = await create_pool(infra.database_url, SERVICE)
-            store = PostgresIdempotencyStore(pool, SERVICE, settings.idempotency_ttl)
-            await store.create_table()
-            edge.idempotency = store
+        if pool is not None:
             failures = PostgresFailureStore(pool, SERVICE)
             await failures.create_table()
             web.state.login_throttle = LoginThrottle(failures)
-            edge.checks["database"] = database_check(pool)
-
-            async def close_pool() -> None:
-                await close_pool_within(pool, 10.0)
-
-            runtime.on_stop.append(close_pool)
-
-        async def close_app() -> None:
-            await anyio.to_thread.run_sync(application.close)
-
-        runtime.on_stop.append(close_app)
 
     runtime.on_start.append(start)
     return runtime
