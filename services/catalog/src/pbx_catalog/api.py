@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from pbx_catalog.api_models import CategoryCode, ProductChangeIn, ProductIn, Status
-from pbx_catalog.application import CatalogService
-from pbx_catalog.commands import ChangeProduct, PublishProduct
+from pbx_catalog.application import CatalogService, publish_command
+from pbx_catalog.commands import ChangeProduct
 from pbx_catalog.domain.product import CATEGORIES
 from pbx_catalog.errors import ProductNotFoundError
 from pbx_catalog.images import product_svg
@@ -140,22 +140,7 @@ def publish_product(
     body: ProductIn, caller: AdminDep, app: CatalogDep, request: Request
 ) -> ProductOut:
     """Add a product (admin)."""
-    product = app.publish_product(
-        PublishProduct(
-            sku=body.sku,
-            name=body.name,
-            category=body.category,
-            billing_kind=body.billing_kind,
-            unit_price=body.unit_price,
-            tax_category=body.tax_category,
-            status=body.status,
-            specs=tuple(body.specs),
-            warranty_months=body.warranty_months,
-            notes=tuple(body.notes),
-            max_quantity=body.max_quantity,
-            image=body.image.model_dump(),
-        )
-    )
+    product = app.publish_product(publish_command(body.model_dump()))
     return product_out(product.as_dict(), request)
 
 

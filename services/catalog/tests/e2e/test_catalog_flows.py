@@ -160,3 +160,28 @@ async def test_a_price_change_reaches_a_consumer_once_and_a_stale_one_is_409(sho
             == before["unit_price"] - 1000
         )
     )
+
+
+async def test_an_admin_adds_a_product_that_is_listed_and_published(shop: Shop) -> None:
+    body = {
+        "sku": "YL-T53W",
+        "name": "Yealink SIP-T53W",
+        "category": "voip_phone",
+        "billing_kind": "one_time",
+        "unit_price": 19800,
+        "specs": ["SIPアカウント 12", "Wi-Fi / Bluetooth 内蔵"],
+        "warranty_months": 12,
+        "image": {"shape": "phone", "color": "#1F4E79"},
+    }
+    created = await shop.client.post("/products", json=body, headers=shop.auth("admin"))
+    assert created.status_code == 201, created.text
+    assert created.json()["purchasable"] is True
+    again = await shop.client.post("/products", json=body, headers=shop.auth("admin"))
+    assert again.status_code == 409
+    assert again.json()["code"] == "product_exists"
+    await shop.wait_for(lambda: shop.runtime.api.state.product_view.product("YL-T53W") is not None)
+    listed = (await shop.client.get("/products/YL-T53W")).json()
+    assert listed["unit_price"] == 19800
+    await shop.wait_for(
+        lambda: any(json.loads(m.body)["product"]["sku"] == "YL-T53W" for m in shop.seen)
+    )
