@@ -1,0 +1,344 @@
+"""Wallet routes: the owner's balance, statement and top-ups; the provider's webhook;
+staff reads and the unused-balance report."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pbx_kit.app import schema_ref
+from pbx_kit.auth import Caller, require_roles
+from pbx_kit.problems import problem_responses
+from pbx_wallet import errors
+from pbx_wallet.application import WalletService
+from pbx_wallet.commands import ReceivePaymentNotice, RequestTopUp, SetLowBalanceThreshold
+from pbx_wallet.domain.wallet import ChargeState, Wallet
+from pbx_wallet.payments import SIGNATURE_HEADER, SignatureError, StaleSignatureError, verify
+from pbx_wallet.queries import LedgerStore, StatementLine
+
+router = APIRouter(tags=["wallet"])
+JST = ZoneInfo("Asia/Tokyo")
+
+CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
+StaffDep = Annotated[Caller, Depends(require_roles("auditor", "admin"))]
+_OWNER = problem_responses(401, 403, s403="not a customer login")
+_STAFF = problem_responses(401, 403, 404, s403="not an auditor or admin", s404="no such wallet")
+_TOP_UP = problem_responses(
+    401,
+    402,
+    403,
+    409,
+    s402="the card company declined the charge (card_declined)",
+    s409="too many unpaid charges (too_many_pending_charges)",
+)
+_CHARGE = problem_responses(401, 403, 404, s404="no such charge of yours")
+_WEBHOOK = problem_responses(
+    401,
+    404,
+    s401="bad signature (invalid_signature) or timestamp out of tolerance (stale_notification)",
+    s404="the notification names no charge (unknown_charge)",
+)
+
+Method = Literal["credit_card", "net_bank", "convenience_store", "bank_transfer"]
+
+
+def get_app(request: Request) -> WalletService:
+    app: WalletService = request.app.state.application
+    return app
+
+
+def get_store(request: Request) -> LedgerStore:
+    store: LedgerStore = request.app.state.ledger_store
+    return store
+
+
+WalletDep = Annotated[WalletService, Depends(get_app)]
+StoreDep = Annotated[LedgerStore, Depends(get_store)]
+
+
+# -- shapes -----------------------------------------------------------------
+
+
+class WalletOut(BaseModel):
+    account_id: UUID
+    balance: int = Field(description="spendable yen (confirmed top-ups − debits + refunds)")
+    pending: int = Field(description="yen of top-ups waiting for payment")
+    low_balance_threshold: int = Field(description="a mail is sent below this (0 = never)")
+    currency: Literal["JPY"] = "JPY"
+
+
+class WalletChangeIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    low_balance_threshold: int = Field(ge=0, le=10_000_000, description="yen; 0 turns it off")
+
+
+class TopUpIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    amount: int = Field(ge=1, le=10_000_000, description="yen (no consumption tax on a top-up)")
+    method: Method
+    card_token: str | None = Field(
+        default=None,
+        pattern=r"^tok_[A-Za-z0-9_]{1,64}$",
+        description="credit card only: the provider's token for the card (never the number)",
+    )
+
+
+class ChargeOut(BaseModel):
+    charge_id: UUID
+    method: str
+    amount: int
+    status: Literal["pending", "confirmed", "declined", "expired"]
+    requested_at: datetime
+    expires_at: datetime | None = Field(description="the payment deadline (pending charges)")
+    payment: dict[str, str] = Field(
+        description="what the customer needs to pay: payment_slip_number (convenience store), "
+        "bank transfer details, or redirect_url (net bank)"
+    )
+    decline_reason: str | None = None
+
+
+class StatementLineOut(BaseModel):
+    entry: int
+    posted_at: datetime
+    kind: str
+    description: str
+    amount: int = Field(description="change of the spendable balance, yen (signed)")
+    pending_change: int
+    balance_after: int
+    pending_after: int
+    charge_id: UUID | None
+    order_id: UUID | None
+    method: str | None
+
+
+class StatementOut(BaseModel):
+    items: list[StatementLineOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class PaymentNotificationIn(BaseModel):
+    """What the payment provider notifies (signed: ``Pbx-Signature: t=…,v1=…``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    notification_id: str = Field(pattern=r"^[A-Za-z0-9_:-]{1,64}$")
+    charge_id: UUID
+    status: Literal["paid", "cancelled"]
+    amount: int = Field(ge=0, le=100_000_000)
+    paid_at: datetime | None = None
+
+
+class NotificationOut(BaseModel):
+    result: Literal[
+        "credited", "duplicate", "already_confirmed", "recorded_for_reconciliation", "declined"
+    ]
+
+
+class UnusedBalanceOut(BaseModel):
+    date: date
+    as_of: datetime = Field(description="the end of that day, Japan time (exclusive)")
+    total: int = Field(description="unused prepaid balance, yen")
+    wallets: int = Field(description="wallets holding a balance")
+
+
+class ReconciliationOut(BaseModel):
+    account_id: UUID
+    charge_id: UUID
+    notification_id: str
+    amount: int
+    reason: str
+    recorded_at: datetime
+
+
+def wallet_out(account_id: UUID, wallet: Wallet | None) -> WalletOut:
+    if wallet is None:  # not opened yet (its AccountRegistered is on its way): empty
+        return WalletOut(account_id=account_id, balance=0, pending=0, low_balance_threshold=0)
+    return WalletOut(
+        account_id=account_id,
+        balance=wallet.balance,
+        pending=wallet.pending,
+        low_balance_threshold=wallet.low_balance_threshold,
+    )
+
+
+def charge_out(charge_id: UUID, charge: ChargeState) -> ChargeOut:
+    return ChargeOut(
+        charge_id=charge_id,
+        method=charge["method"],
+        amount=charge["amount"],
+        status=charge["status"],  # type: ignore[arg-type]
+        requested_at=charge["requested_at"],
+        expires_at=charge["expires_at"] if charge["status"] == "pending" else None,
+        payment=dict(charge["payment"]),
+        decline_reason=charge["decline_reason"] or None,
+    )
+
+
+async def statement_out(
+    store: LedgerStore, account_id: UUID, page: int, per_page: int
+) -> StatementOut:
+    lines, total = await store.statement(account_id, per_page, (page - 1) * per_page)
+    return StatementOut(
+        items=[_line_out(line) for line in lines], page=page, per_page=per_page, total=total
+    )
+
+
+def _line_out(line: StatementLine) -> StatementLineOut:
+    return StatementLineOut(**vars(line))
+
+
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PerPage = Annotated[int, Query(ge=1, le=100)]
+
+
+# -- the owner ----------------------------------------------------------------
+
+
+@router.get("/wallets/me", response_model=WalletOut, responses=_OWNER)
+def read_my_wallet(caller: CustomerDep, app: WalletDep) -> WalletOut:
+    """Your balance (spendable) and pending top-ups, in yen."""
+    account_id = caller.subject_uuid
+    return wallet_out(account_id, app.find_wallet(account_id))
+
+
+@router.patch("/wallets/me", response_model=WalletOut, responses=_OWNER)
+def change_my_wallet(body: WalletChangeIn, caller: CustomerDep, app: WalletDep) -> WalletOut:
+    """Set the balance below which you are told by mail (0 = never)."""
+    account_id = caller.subject_uuid
+    wallet = app.set_low_balance_threshold(
+        SetLowBalanceThreshold(account_id, body.low_balance_threshold)
+    )
+    return wallet_out(account_id, wallet)
+
+
+@router.get("/wallets/me/statement", response_model=StatementOut, responses=_OWNER)
+async def read_my_statement(
+    caller: CustomerDep, store: StoreDep, page: Page = 1, per_page: PerPage = 20
+) -> StatementOut:
+    """Every movement of your balance and pending top-ups, newest first, paged."""
+    return await statement_out(store, caller.subject_uuid, page, per_page)
+
+
+@router.post("/wallets/me/top-ups", status_code=201, response_model=ChargeOut, responses=_TOP_UP)
+def request_top_up(body: TopUpIn, caller: CustomerDep, app: WalletDep) -> ChargeOut:
+    """Charge your balance by card (at once), net bank, convenience store or bank transfer
+    (when paid); the answer says how to pay."""
+    charge_id, charge = app.request_top_up(
+        RequestTopUp(caller.subject_uuid, body.amount, body.method, body.card_token)
+    )
+    return charge_out(charge_id, charge)
+
+
+@router.get("/wallets/me/top-ups/{charge_id}", response_model=ChargeOut, responses=_CHARGE)
+def read_my_top_up(charge_id: UUID, caller: CustomerDep, app: WalletDep) -> ChargeOut:
+    """One of your top-ups: its status and how to pay it."""
+    return charge_out(charge_id, app.charge_of(caller.subject_uuid, charge_id))
+
+
+@router.post("/wallets/me/top-ups/{charge_id}/return", response_model=ChargeOut, responses=_CHARGE)
+def return_from_bank(charge_id: UUID, caller: CustomerDep, app: WalletDep) -> ChargeOut:
+    """You came back from the net bank: the top-up is confirmed if the bank says it was paid."""
+    return charge_out(charge_id, app.return_from_bank(caller.subject_uuid, charge_id))
+
+
+# -- the payment provider -------------------------------------------------------
+
+
+@router.post(
+    "/payment-notifications",
+    response_model=NotificationOut,
+    openapi_extra=schema_ref(PaymentNotificationIn),
+    responses=_WEBHOOK,
+)
+async def receive_payment_notification(request: Request, app: WalletDep) -> NotificationOut:
+    """The payment provider's signed notification that a charge was paid or cancelled."""
+    body = await request.body()
+    secrets: list[bytes] = request.app.state.webhook_secrets
+    try:
+        verify(secrets, request.headers.get(SIGNATURE_HEADER), body, app.clock())
+    except StaleSignatureError:
+        raise errors.StaleNotificationError from None
+    except SignatureError:
+        raise errors.InvalidSignatureError from None
+    try:
+        notice = PaymentNotificationIn.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as exc:
+        raise RequestValidationError(
+            exc.errors() if isinstance(exc, ValidationError) else _malformed(exc)
+        ) from None
+    result = await anyio.to_thread.run_sync(
+        app.receive_payment_notice,
+        ReceivePaymentNotice(
+            notice.notification_id, notice.charge_id, notice.status, notice.amount, notice.paid_at
+        ),
+    )
+    return NotificationOut(result=result)
+
+
+def _malformed(exc: Exception) -> list[dict[str, Any]]:
+    return [{"type": "json_invalid", "loc": ("body",), "msg": str(exc), "input": None}]
+
+
+# -- staff -------------------------------------------------------------------
+
+
+@router.get("/wallets/{account_id}", response_model=WalletOut, responses=_STAFF)
+def read_wallet(account_id: UUID, caller: StaffDep, app: WalletDep) -> WalletOut:
+    """An account's wallet (auditor, admin)."""
+    wallet = app.find_wallet(account_id)
+    if wallet is None:
+        raise errors.WalletNotFoundError
+    return wallet_out(account_id, wallet)
+
+
+@router.get("/wallets/{account_id}/statement", response_model=StatementOut, responses=_STAFF)
+async def read_statement(
+    account_id: UUID,
+    caller: StaffDep,
+    store: StoreDep,
+    page: Page = 1,
+    per_page: PerPage = 20,
+) -> StatementOut:
+    """An account's statement, newest first (auditor, admin)."""
+    if await store.totals(account_id) is None:
+        raise errors.WalletNotFoundError
+    return await statement_out(store, account_id, page, per_page)
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in Japan time (the report's base instant)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=JST)
+
+
+@router.get("/reports/unused-balance", response_model=UnusedBalanceOut, responses=_STAFF)
+async def report_unused_balance(
+    caller: StaffDep,
+    store: StoreDep,
+    day: Annotated[date, Query(alias="date", description="base date (e.g. 3/31, 9/30)")],
+) -> UnusedBalanceOut:
+    """The total unused prepaid balance at the end of a day, Japan time (auditor, admin)."""
+    return await unused_balance_report(store, day)
+
+
+async def unused_balance_report(store: LedgerStore, day: date) -> UnusedBalanceOut:
+    as_of = end_of_day(day)
+    figures = await store.unused_balance(as_of)
+    return UnusedBalanceOut(date=day, as_of=as_of, total=figures.total, wallets=figures.wallets)
+
+
+@router.get("/reconciliations", response_model=list[ReconciliationOut], responses=_STAFF)
+async def list_reconciliations(caller: StaffDep, store: StoreDep) -> list[ReconciliationOut]:
+    """Payments the wallet did not credit (late, cancelled or a different amount), oldest first."""
+    return [ReconciliationOut(**row) for row in await store.reconciliations()]

@@ -1,0 +1,1 @@
+"""The wallet domain (no I/O)."""

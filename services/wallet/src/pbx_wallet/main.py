@@ -1,0 +1,96 @@
+"""Wiring: the wallet service built on the given infrastructure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import anyio
+
+from pbx_events.relay import OutboxRelay
+from pbx_kit.app import Edge, create_app
+from pbx_kit.auth import install_auth
+from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.wiring import wire_edge
+from pbx_wallet import api, sandbox_api
+from pbx_wallet.api import PaymentNotificationIn
+from pbx_wallet.application import WalletService, utc_now
+from pbx_wallet.consumers import subscribe
+from pbx_wallet.integration import WalletMapping
+from pbx_wallet.payments import SandboxProvider
+from pbx_wallet.projections import LedgerProjection
+from pbx_wallet.queries import LedgerStore, MemoryLedgerStore, PostgresLedgerStore
+from pbx_wallet.scheduler import ChargeExpiry
+from pbx_wallet.settings import WalletSettings
+
+SERVICE = "wallet"
+
+
+def webhook_secrets(infra: Infrastructure, settings: WalletSettings) -> list[bytes]:
+    if settings.webhook_secrets is not None:
+        values = settings.webhook_secrets.get_secret_value().split(",")
+        return [v.strip().encode() for v in values if v.strip()]
+    return [infra.derived_key("wallet.payment-webhook")]
+
+
+def make_application(
+    infra: Infrastructure,
+    settings: WalletSettings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> WalletService:
+    settings = settings or WalletSettings()
+    # the sandbox signs with the first secret (the newest while rotating)
+    provider = SandboxProvider(webhook_secrets(infra, settings)[0], settings.sandbox_base_url)
+    return WalletService(infra.eventsourcing_env(SERVICE), provider=provider, clock=clock)
+
+
+def build(
+    infra: Infrastructure,
+    settings: WalletSettings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> ServiceRuntime:
+    wallet_settings = settings or WalletSettings()
+    edge = Edge()
+    web = create_app(
+        SERVICE,
+        title="Wallet — クラウドPBX",
+        description="The prepaid balance (プリペイド): top-ups by four methods, the statement, "
+        "the payment provider's webhook. Money is integer yen. Errors are RFC 9457 "
+        "problem+json.",
+        routers=[api.router, sandbox_api.router],
+        max_body_bytes=infra.settings.max_body_bytes,
+        edge=edge,
+        documented_models=[PaymentNotificationIn],
+    )
+    runtime = ServiceRuntime(SERVICE, web)
+
+    async def start() -> None:
+        application = await anyio.to_thread.run_sync(
+            make_application, infra, wallet_settings, clock
+        )
+        web.state.application = application
+        web.state.sandbox = application.provider
+        web.state.webhook_secrets = webhook_secrets(infra, wallet_settings)
+        install_auth(web, infra.token_verifier())
+        relay = OutboxRelay(application, SERVICE, WalletMapping(application), infra.bus)
+        pool = await wire_edge(infra, runtime, edge, application, relay)
+        store: LedgerStore = MemoryLedgerStore() if pool is None else PostgresLedgerStore(pool)
+        await store.setup()
+        projection = LedgerProjection(application, store)
+        await projection.start()
+        await projection.drain()
+        web.state.ledger_store = store
+        web.state.projection = projection
+        expiry = ChargeExpiry(application, store, wallet_settings.expiry_interval)
+        web.state.expiry = expiry
+        runtime.loops.extend([relay.run, projection.run, expiry.run])
+        subscriptions = await subscribe(application, infra.bus)
+
+        async def unsubscribe() -> None:
+            for subscription in subscriptions:
+                await subscription.cancel()
+
+        runtime.on_stop.insert(0, unsubscribe)
+
+    runtime.on_start.append(start)
+    return runtime

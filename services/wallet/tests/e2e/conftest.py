@@ -1,0 +1,192 @@
+"""The wallet end to end on both stacks: HTTP, the bus, a controllable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from pbx_events.bus import Delivery
+from pbx_events.contracts import IntegrationEvent
+from pbx_events.envelope import Message, to_message
+from pbx_events.fulfillment import DebitRequested, RefundRequested
+from pbx_events.identity import AccountRegistered
+from pbx_kit.auth import TokenIssuer
+from pbx_kit.host import running
+from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_wallet.consumers import ACCOUNTS_QUEUE, ORDERS_QUEUE
+from pbx_wallet.main import build
+from pbx_wallet.payments import SandboxProvider, sign
+
+
+class Clock:
+    """The service's clock, moved by the test (payment deadlines, signature ages)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class Wallets:
+    def __init__(self, client: httpx.AsyncClient, infra: Any, runtime: Any, clock: Clock) -> None:
+        self.client = client
+        self.infra = infra
+        self.runtime = runtime
+        self.clock = clock
+        self.seen: list[Message] = []
+        self.issuer = TokenIssuer(infra.key_ring())
+        self._position = 10_000
+
+    @property
+    def app(self) -> Any:
+        return self.runtime.api.state.application
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        provider: SandboxProvider = self.runtime.api.state.sandbox
+        return provider
+
+    @property
+    def secret(self) -> bytes:
+        secret: bytes = self.runtime.api.state.webhook_secrets[0]
+        return secret
+
+    def auth(self, account_id: uuid.UUID | str, role: str = "customer") -> dict[str, str]:
+        token = self.issuer.issue(str(account_id), [role])
+        return {"Authorization": f"Bearer {token}"}
+
+    def staff(self, role: str = "auditor") -> dict[str, str]:
+        return self.auth(uuid.uuid4(), role)
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+
+    def of_type(self, name: str) -> list[Message]:
+        return [m for m in self.seen if m.type == f"wallet.{name}.v1"]
+
+    # -- messages the wallet consumes ------------------------------------------
+
+    def message(self, event: IntegrationEvent, position: int | None = None) -> Message:
+        if position is None:
+            self._position += 1
+            position = self._position
+        return to_message(
+            event,
+            message_id=f"test-{type(event).event_name}-{position}",
+            producer_position=position,
+            correlation_id=f"corr-{position}",
+            causation_id=None,
+        )
+
+    def debit(self, account_id: uuid.UUID, order_id: uuid.UUID, amount: int) -> DebitRequested:
+        return DebitRequested(
+            account_id=account_id, order_id=order_id, amount=amount, requested_at=self.clock()
+        )
+
+    def refund(self, account_id: uuid.UUID, order_id: uuid.UUID, amount: int) -> RefundRequested:
+        return RefundRequested(
+            account_id=account_id,
+            order_id=order_id,
+            amount=amount,
+            reason="order_timed_out",
+            requested_at=self.clock(),
+        )
+
+    async def publish(self, *messages: Message) -> None:
+        await self.infra.bus.publish(list(messages))
+
+    async def register(self) -> uuid.UUID:
+        """A new account, announced by identity; returns when its wallet is open."""
+        account_id = uuid.uuid4()
+        event = AccountRegistered(
+            account_id=account_id,
+            login_id="PBX" + str(account_id.int)[:8],
+            contractor_type="individual",
+            email_domain_class="business",
+            screening_phone_is_fixed_line=True,
+            registered_at=self.clock(),
+        )
+        await self.publish(self.message(event))
+        await self.wait_for(lambda: self.app.find_wallet(account_id) is not None)
+        return account_id
+
+    # -- top-ups ---------------------------------------------------------------
+
+    async def top_up(
+        self, account_id: uuid.UUID, amount: int, method: str = "credit_card", **extra: Any
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"amount": amount, "method": method, **extra}
+        if method == "credit_card" and "card_token" not in extra:
+            body["card_token"] = "tok_visa"
+        return await self.client.post(
+            "/wallets/me/top-ups", json=body, headers=self.auth(account_id)
+        )
+
+    async def funded(self, amount: int) -> uuid.UUID:
+        """A registered account with ``amount`` yen charged by card."""
+        account_id = await self.register()
+        reply = await self.top_up(account_id, amount)
+        assert reply.status_code == 201, reply.text
+        return account_id
+
+    async def notify(
+        self, body: bytes, *, signature: str | None = None, at: datetime | None = None
+    ) -> httpx.Response:
+        timestamp = int((at or self.clock()).timestamp())
+        header = signature if signature is not None else sign(self.secret, body, timestamp)
+        return await self.client.post(
+            "/payment-notifications",
+            content=body,
+            headers={"Pbx-Signature": header, "Content-Type": "application/json"},
+        )
+
+    async def balance(self, account_id: uuid.UUID) -> dict[str, Any]:
+        reply = await self.client.get("/wallets/me", headers=self.auth(account_id))
+        assert reply.status_code == 200, reply.text
+        data: dict[str, Any] = reply.json()
+        return data
+
+    async def quiesce(self) -> None:
+        """Wait until the read model has every event."""
+        projection = self.runtime.api.state.projection
+        await self.wait_for(lambda: True)
+        head = await asyncio.to_thread(self.app.max_notification_id)
+        deadline = asyncio.get_running_loop().time() + 15
+        while projection.load_position() < head:
+            assert asyncio.get_running_loop().time() < deadline, "read model did not catch up"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def wallets(stack: Stack) -> AsyncIterator[Wallets]:
+    infra = infrastructure_for(stack)
+    clock = Clock()
+    runtime = build(infra, clock=clock)
+    queue = f"test.wallet.{uuid.uuid4().hex[:8]}"
+    async with running(infra, [runtime]):
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as client:
+            harness = Wallets(client, infra, runtime, clock)
+
+            async def on_message(delivery: Delivery) -> None:
+                harness.seen.append(delivery.message)
+
+            await infra.bus.subscribe(queue, ["wallet.#"], on_message)
+            yield harness
+    if stack.kind == "real":
+        await delete_exchange(
+            stack.settings.amqp_url, stack.settings.exchange, (queue, ACCOUNTS_QUEUE, ORDERS_QUEUE)
+        )
