@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from pbx_events import context
@@ -409,3 +410,62 @@ async def test_the_relay_is_woken_by_listen_notify_not_by_polling(world: World) 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class Counter(Aggregate):
+    """Several messages change one counter: a batch must not decide twice on one version."""
+
+    @event("Started")
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+class CounterApp(ServiceApplication):
+    commits = 0
+
+    def decide(self, event: IntegrationEvent, message: Message) -> list[Counter]:
+        assert isinstance(event, AccountRegistered)
+        key = str(int(event.login_id.removeprefix("PBX")) % 3)  # three counters
+        counter_id = uuid5(NAMESPACE_URL, f"counter/{key}")
+        try:
+            counter: Counter = self.repository.get(counter_id)
+        except AggregateNotFoundError:
+            counter = Counter._create(Counter.Started, id=counter_id, key=key)  # type: ignore[attr-defined]
+        counter.count_one()
+        return [counter]
+
+    def save_tracked_many(self, trackings: Sequence[Any], events: Sequence[Any]) -> None:
+        type(self).commits += 1
+        super().save_tracked_many(trackings, events)
+
+    def count_of(self, n: int) -> int:
+        counter: Counter = self.repository.get(uuid5(NAMESPACE_URL, f"counter/{n}"))
+        return counter.count
+
+
+async def test_messages_for_one_aggregate_in_a_batch_are_each_decided_on_the_latest_version(
+    world: World, stack: Stack
+) -> None:
+    if stack.kind == "memory":
+        app = CounterApp()
+    else:
+        assert stack.database_url
+        ensure_schema(stack.database_url, "counters")
+        app = CounterApp(postgres_env(stack.database_url, "counters"))
+    try:
+        messages = signup_messages(world, [f"PBX{i:02d}" for i in range(12)])
+        inbox = Inbox(app, "counters.accounts")
+        CounterApp.commits = 0
+        assert inbox.handle_many([(m, app.decide) for m in messages]) == [True] * 12
+        expected = [4, 4, 4]
+        assert [app.count_of(n) for n in range(3)] == expected
+        assert 0 < CounterApp.commits < 12  # grouped, not one transaction per message
+        assert inbox.handle_many([(m, app.decide) for m in messages]) == [False] * 12
+        assert [app.count_of(n) for n in range(3)] == expected
+    finally:
+        app.close()

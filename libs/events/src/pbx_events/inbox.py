@@ -9,10 +9,12 @@ duplicate is skipped and acked. A concurrent writer's version conflict is
 retried.
 
 Deliveries that arrive together (up to the prefetch) are committed together:
-one transaction for the whole batch, each message's events stamped with its
-own correlation. When a batch cannot commit as a whole (two messages for one
-aggregate, a duplicate racing in), its messages are applied one by one, so a
-batch never changes what happens, only how fast.
+one transaction per group of messages, each message's events stamped with its
+own correlation. A group ends where a message touches an aggregate the group
+already changed (that message is decided again on the new version, in the next
+group). When a group cannot commit (a duplicate or a concurrent writer racing
+in) or a decision fails, the rest are applied one by one, so a batch never
+changes what happens, only how fast.
 """
 
 from __future__ import annotations
@@ -130,55 +132,71 @@ class Inbox:
                 continue
             seen.add(tracking)
             batch.append(index)
-        if batch and not self._commit_together(items, trackings, batch, results):
-            for index in batch:
-                message, decide = items[index]
-                try:
-                    results[index] = self.handle(message, decide)
-                except Exception as exc:
-                    results[index] = exc
+        for index in self._commit_in_groups(items, trackings, batch, results):
+            message, decide = items[index]
+            try:
+                results[index] = self.handle(message, decide)
+            except Exception as exc:
+                results[index] = exc
         return [r if r is not None else False for r in results]
 
-    def _commit_together(
+    def _commit_in_groups(
         self,
         items: Sequence[tuple[Message, Decide]],
         trackings: Sequence[Tracking | None],
         batch: Sequence[int],
         results: list[bool | BaseException | None],
-    ) -> bool:
-        events: list[Any] = []
-        touched: set[Any] = set()
-        for index in batch:
-            message, decide = items[index]
-            causation = _causation(message)
-            try:
-                with context.caused_by(causation.correlation_id, causation.causation_id):
-                    aggregates = decide(parse(message), message)
-            except Exception:
-                return False  # let the one-by-one path find and report the culprit
-            for aggregate in aggregates:
-                if aggregate.id in touched:
-                    return False  # two messages for one aggregate: versions would clash
-                touched.add(aggregate.id)
-                for domain_event in aggregate.collect_events():
-                    object.__setattr__(
-                        domain_event,
-                        META_KEY,
-                        {
-                            "correlation_id": causation.correlation_id,
-                            "causation_id": causation.causation_id,
-                        },
-                    )
-                    events.append(domain_event)
-        to_track = [t for i in batch if (t := trackings[i]) is not None]
-        try:
-            self.app.save_tracked_many(to_track, events)
-        except IntegrityError:
-            return False
-        for index in batch:
-            results[index] = True
-        HANDLED.labels(self.queue).inc(len(batch))
-        return True
+    ) -> list[int]:
+        """Commit the batch in as few transactions as possible; returns the messages left
+        to apply one by one.
+
+        A group ends where a message touches an aggregate the group already changed (its
+        decision was made on a version the group is about to replace): the group commits,
+        and that message is decided again, on the new version, in the next group.
+        """
+        pending = list(batch)
+        while pending:
+            group: list[int] = []
+            events: list[Any] = []
+            touched: set[Any] = set()
+            failed = False
+            for index in pending:
+                message, decide = items[index]
+                causation = _causation(message)
+                try:
+                    with context.caused_by(causation.correlation_id, causation.causation_id):
+                        aggregates = decide(parse(message), message)
+                except Exception:
+                    failed = True  # the one-by-one path finds and reports the culprit
+                    break
+                if any(aggregate.id in touched for aggregate in aggregates):
+                    break  # decided on a version this group replaces: decide again next
+                for aggregate in aggregates:
+                    touched.add(aggregate.id)
+                    for domain_event in aggregate.collect_events():
+                        object.__setattr__(
+                            domain_event,
+                            META_KEY,
+                            {
+                                "correlation_id": causation.correlation_id,
+                                "causation_id": causation.causation_id,
+                            },
+                        )
+                        events.append(domain_event)
+                group.append(index)
+            if group:
+                to_track = [t for i in group if (t := trackings[i]) is not None]
+                try:
+                    self.app.save_tracked_many(to_track, events)
+                except IntegrityError:
+                    return pending  # a concurrent writer or duplicate: one by one
+                for index in group:
+                    results[index] = True
+                HANDLED.labels(self.queue).inc(len(group))
+            pending = pending[len(group) :]
+            if failed:
+                return pending
+        return []
 
     # -- the bus side -----------------------------------------------------------
 
