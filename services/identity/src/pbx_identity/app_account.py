@@ -15,7 +15,12 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
+from pbx_identity.commands import (
+    AddCircle,
+    CancelCircle,
+    ChangeContractInfo,
+    RequestLowBalanceNotice,
+)
 from pbx_identity.domain.account import Account, EmailClaim
 from pbx_identity.errors import AccountNotFoundError, CircleNotFoundError, EmailTakenError
 from pbx_identity.validation.email import email_domain_class
@@ -31,6 +36,7 @@ _CHANGE_NAMES = {
     "PasswordChanged": "password_changed",
     "PasswordRehashed": "password_rehashed",
     "SessionsEnded": "logged_out_everywhere",
+    "LowBalanceNoticeRequested": "low_balance_notice_requested",
 }
 
 
@@ -129,3 +135,14 @@ class AccountUseCases:
         circle = account.find_circle(str(cmd.circle_id))
         assert circle is not None
         return dict(circle)
+
+    def request_low_balance_notice(self, cmd: RequestLowBalanceNotice) -> list[Account]:
+        """Note that the owner is to be told of a low prepaid balance (the mailer sends it).
+
+        Returns the account to save instead of saving it: the inbox saves it together
+        with the tracking record of the wallet's message (exactly once)."""
+        account = self.my_account(cmd.account_id)
+        account.request_low_balance_notice(
+            cmd.notice_id, cmd.balance, cmd.threshold, cmd.occurred_at
+        )
+        return [account]

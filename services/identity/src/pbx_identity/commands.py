@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from pbx_identity.validation.model import RegistrationData
@@ -69,3 +70,13 @@ class AddCircle:
 class CancelCircle:
     account_id: UUID
     circle_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestLowBalanceNotice:
+    account_id: UUID
+    #: the wallet event's id: the same event is noted once
+    notice_id: str
+    balance: int  # yen
+    threshold: int  # yen
+    occurred_at: datetime

@@ -8,6 +8,7 @@ from typing import Any
 
 from pbx_events.envelope import stable_event_id
 from pbx_events.relay import LogFollower, RelaySettings
+from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account, AccountRegisteredEvent
 from pbx_identity.domain.reminder import PasswordReminder
@@ -65,6 +66,31 @@ def password_changed_mail(account: Account, message_id: str) -> Mail:
     return Mail(to=account.email, subject=CHANGED_SUBJECT, body=body, message_id=message_id)
 
 
+LOW_BALANCE_SUBJECT = "【クラウドPBX】プリペイド残高が少なくなっています"
+
+
+def yen(amount: int) -> str:
+    """``4800`` → ``4,800円``."""
+    return f"{amount:,}円"
+
+
+def low_balance_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
+    at = event.occurred_at.astimezone(JST)
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "いつもクラウドPBXをご利用いただき、誠にありがとうございます。\n"
+        "プリペイド残高が、ご設定の通知額を下回りました。\n\n"
+        f"残高: {yen(event.balance)}（通知設定額: {yen(event.threshold)}）\n"
+        f"（{at.year}年{at.month}月{at.day}日 {at:%H:%M} 時点）\n\n"
+        "残高が不足すると、ご注文のお支払いができません。\n"
+        "お手数ですが、ログインのうえお早めにチャージしてください。\n"
+        f"ログインURL: {login_url}\n\n"
+        "本メールは送信専用です。行き違いでチャージがお済みの場合は、本メールは破棄してください。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(to=account.email, subject=LOW_BALANCE_SUBJECT, body=body, message_id=message_id)
+
+
 class IdentityMailer(LogFollower):
     def __init__(
         self,
@@ -95,6 +121,9 @@ class IdentityMailer(LogFollower):
         if isinstance(event, Account.PasswordChanged):  # type: ignore[attr-defined]
             account = self.identity.get_account(event.originator_id)
             return [password_changed_mail(account, message_id)]
+        if isinstance(event, Account.LowBalanceNoticeRequested):  # type: ignore[attr-defined]
+            account = self.identity.get_account(event.originator_id)
+            return [low_balance_mail(account, event, self.login_url, message_id)]
         return []
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:

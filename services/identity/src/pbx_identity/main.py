@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_identity import api, api_account, api_auth
+from pbx_identity import api, api_account, api_auth, consumers
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.integration import to_integration
@@ -71,6 +71,10 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         )
         runtime.loops.extend([relay.run, mailer.run])
         web.state.relay = relay
+
+        wallet_notices = await consumers.subscribe_wallet_notices(infra.bus, application)
+        # before wire_edge's hooks: deliveries stop before the application closes
+        runtime.on_stop.append(wallet_notices.cancel)
 
         pool = await wire_edge(infra, runtime, edge, application, relay)
         web.state.login_throttle = LoginThrottle(MemoryFailureStore())

@@ -1,12 +1,14 @@
-"""Fixtures for identity's login and account-page flow tests (test_identity_auth_*,
-test_identity_account_page_*).
+"""Fixtures for identity's login, account-page and notice flow tests (test_identity_auth_*,
+test_identity_account_page_*, test_identity_wallet_notices).
 
 ``identity_system`` runs the identity service built by ``pbx_identity.main.build`` on the
 ``stack`` (in-process bus, or real PostgreSQL + RabbitMQ), drives it over HTTP with an
 ASGI transport whose peer is 127.0.0.1 (a trusted proxy, so ``X-Forwarded-For`` sets the
 client address), consumes identity's integration events from the bus and reads the mails
-from the maildir. With ``--import-mode=importlib`` tests cannot import helpers from here,
-so the helpers are methods of the object the fixture yields.
+from the maildir. Identity's wallet-notice queue gets a name of its own per test (a
+shared broker must not hand one test's messages to another test's service). With
+``--import-mode=importlib`` tests cannot import helpers from here, so the helpers are
+methods of the object the fixture yields.
 
 Password hashing: argon2id with the production parameters costs ~0.3 s per hash on a
 small machine, so by default the service is built with cheap argon2id parameters (the
@@ -35,6 +37,7 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import pbx_identity.application
+import pbx_identity.consumers
 from pbx_events.bus import Delivery
 from pbx_events.envelope import Message
 from pbx_identity.api import REGISTRATION_EXAMPLE
@@ -318,6 +321,9 @@ async def identity_system(
         )
     else:
         assert password_hashing == "production"
+    # identity's own queue, per test: tests on a shared broker must not take each other's
+    wallet_notices = f"test.identity.wallet-notices.{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(pbx_identity.consumers, "WALLET_NOTICES", wallet_notices)
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):
@@ -327,4 +333,6 @@ async def identity_system(
             await system.consume()
             yield system
     if stack.kind == "real":
-        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (system.queue,))
+        await delete_exchange(
+            stack.settings.amqp_url, stack.settings.exchange, (system.queue, wallet_notices)
+        )

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+import pbx_identity.consumers
 from pbx_events.bus import Delivery
 from pbx_events.envelope import Message
 from pbx_identity.api import REGISTRATION_EXAMPLE
@@ -59,7 +60,10 @@ class System:
 
 
 @pytest.fixture
-async def system(stack: Stack) -> AsyncIterator[System]:
+async def system(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[System]:
+    # identity's own queue, per test: tests on a shared broker must not take each other's
+    wallet_notices = f"test.identity.wallet-notices.{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(pbx_identity.consumers, "WALLET_NOTICES", wallet_notices)
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):
@@ -69,7 +73,9 @@ async def system(stack: Stack) -> AsyncIterator[System]:
             await system.consume()
             yield system
     if stack.kind == "real":
-        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (system.queue,))
+        await delete_exchange(
+            stack.settings.amqp_url, stack.settings.exchange, (system.queue, wallet_notices)
+        )
 
 
 def registration(email: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ registrations race.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -200,6 +201,26 @@ class Account(Aggregate):
     @event("SessionsEnded")
     def _sessions_ended(self) -> None:
         self.token_version += 1
+
+    # -- notices for other services ----------------------------------------------
+
+    #: the wallet event last noted (a class default: accounts older than this field replay)
+    last_low_balance_notice: str | None = None
+
+    def request_low_balance_notice(
+        self, notice_id: str, balance: int, threshold: int, occurred_at: datetime
+    ) -> None:
+        """The wallet's balance fell below the owner's threshold: the owner is to be told
+        by mail (identity holds the address). The same wallet event is noted once."""
+        if notice_id == self.last_low_balance_notice:
+            return
+        self._low_balance_notice_requested(notice_id, balance, threshold, occurred_at)
+
+    @event("LowBalanceNoticeRequested")
+    def _low_balance_notice_requested(
+        self, notice_id: str, balance: int, threshold: int, occurred_at: datetime
+    ) -> None:
+        self.last_low_balance_notice = notice_id
 
 
 def contractor_address(c: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,63 @@
+"""Identity's consumers: other services' integration events, translated into commands.
+
+Each queue's messages go through an ``Inbox``: the events a message records and
+the tracking record of that message commit together, so a redelivered or
+re-published message takes effect once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from pbx_events.bus import Bus, Subscription
+from pbx_events.contracts import IntegrationEvent
+from pbx_events.envelope import Message
+from pbx_events.inbox import Inbox
+from pbx_events.wallet import WalletBalanceLow
+from pbx_identity.application import IdentityService
+from pbx_identity.commands import RequestLowBalanceNotice
+from pbx_identity.domain.account import Account
+from pbx_identity.errors import AccountNotFoundError
+
+log = structlog.get_logger("pbx.identity.consumers")
+
+#: identity's durable queue for the wallet's notices to the account owner
+WALLET_NOTICES = "identity.wallet-notices"
+WALLET_NOTICE_KEYS = (WalletBalanceLow.type_name(),)
+
+
+def on_wallet_balance_low(
+    app: IdentityService, event: IntegrationEvent, message: Message
+) -> Sequence[Account]:
+    """The wallet's balance fell below the owner's threshold: the owner gets a mail."""
+    if not isinstance(event, WalletBalanceLow):
+        raise TypeError(f"{WALLET_NOTICES} got {message.type}")
+    command = RequestLowBalanceNotice(
+        account_id=event.account_id,
+        notice_id=message.message_id,
+        balance=event.balance,
+        threshold=event.threshold,
+        occurred_at=event.occurred_at,
+    )
+    try:
+        return app.request_low_balance_notice(command)
+    except AccountNotFoundError:
+        # nobody to write to, and a retry would not change that: tracked and acked
+        log.warning(
+            "low_balance_notice_for_unknown_account",
+            account_id=str(event.account_id),
+            message_id=message.message_id,
+        )
+        return []
+
+
+async def subscribe_wallet_notices(bus: Bus, app: IdentityService) -> Subscription:
+    """Consume the wallet's notices on identity's own queue, each exactly once."""
+    inbox = Inbox(app, WALLET_NOTICES)
+
+    def decide(event: IntegrationEvent, message: Message) -> Sequence[Account]:
+        return on_wallet_balance_low(app, event, message)
+
+    return await bus.subscribe(WALLET_NOTICES, list(WALLET_NOTICE_KEYS), inbox.handler(decide))
