@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: exchange name (tests isolate themselves with their own)
     exchange: str = "pbx.events"
+    #: put before every consumer queue's name (tests sharing a broker keep theirs apart)
+    queue_prefix: str = ""
     delivery_limit: int = 5
 
     @property

@@ -160,6 +160,7 @@ async def stack(
         data_dir=tmp_path,
         cipher_key=new_cipher_key(),
         exchange=exchange,
+        queue_prefix=f"{exchange}.",
     )
     yield Stack("real", settings, db)
 

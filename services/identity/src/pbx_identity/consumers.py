@@ -53,11 +53,15 @@ def on_wallet_balance_low(
         return []
 
 
-async def subscribe_wallet_notices(bus: Bus, app: IdentityService) -> Subscription:
-    """Consume the wallet's notices on identity's own queue, each exactly once."""
+async def subscribe_wallet_notices(
+    bus: Bus, app: IdentityService, prefix: str = ""
+) -> Subscription:
+    """Consume the wallet's notices on identity's own queue (``prefix`` + name), each once."""
     inbox = Inbox(app, WALLET_NOTICES)
 
     def decide(event: IntegrationEvent, message: Message) -> Sequence[Account]:
         return on_wallet_balance_low(app, event, message)
 
-    return await bus.subscribe(WALLET_NOTICES, list(WALLET_NOTICE_KEYS), inbox.handler(decide))
+    return await bus.subscribe(
+        prefix + WALLET_NOTICES, list(WALLET_NOTICE_KEYS), inbox.handler(decide)
+    )

@@ -72,7 +72,9 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         runtime.loops.extend([relay.run, mailer.run])
         web.state.relay = relay
 
-        wallet_notices = await consumers.subscribe_wallet_notices(infra.bus, application)
+        wallet_notices = await consumers.subscribe_wallet_notices(
+            infra.bus, application, settings.queue_prefix
+        )
         # before wire_edge's hooks: deliveries stop before the application closes
         runtime.on_stop.append(wallet_notices.cancel)
 

@@ -321,9 +321,9 @@ async def identity_system(
         )
     else:
         assert password_hashing == "production"
-    # identity's own queue, per test: tests on a shared broker must not take each other's
-    wallet_notices = f"test.identity.wallet-notices.{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(pbx_identity.consumers, "WALLET_NOTICES", wallet_notices)
+    # identity's own queue, per test (the stack's queue prefix): tests on a shared broker
+    # must not take each other's messages
+    wallet_notices = stack.settings.queue_prefix + pbx_identity.consumers.WALLET_NOTICES
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):

@@ -60,10 +60,9 @@ class System:
 
 
 @pytest.fixture
-async def system(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[System]:
-    # identity's own queue, per test: tests on a shared broker must not take each other's
-    wallet_notices = f"test.identity.wallet-notices.{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(pbx_identity.consumers, "WALLET_NOTICES", wallet_notices)
+async def system(stack: Stack) -> AsyncIterator[System]:
+    # identity's own queue carries the stack's per-test prefix (a shared broker)
+    wallet_notices = stack.settings.queue_prefix + pbx_identity.consumers.WALLET_NOTICES
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):

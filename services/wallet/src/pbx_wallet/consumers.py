@@ -31,17 +31,18 @@ def decide_order(app: WalletService) -> Decide:
     return decide
 
 
-async def subscribe(app: WalletService, bus: Bus) -> list[Subscription]:
+async def subscribe(app: WalletService, bus: Bus, prefix: str = "") -> list[Subscription]:
+    """Consume on the wallet's queues (``prefix`` + name), each message exactly once."""
     accounts = Inbox(app, ACCOUNTS_QUEUE)
     orders = Inbox(app, ORDERS_QUEUE)
     return [
         await bus.subscribe(
-            ACCOUNTS_QUEUE,
+            prefix + ACCOUNTS_QUEUE,
             [AccountRegistered.type_name()],
             accounts.handler(app.on_account_registered),
         ),
         await bus.subscribe(
-            ORDERS_QUEUE,
+            prefix + ORDERS_QUEUE,
             [DebitRequested.type_name(), RefundRequested.type_name()],
             orders.handler(decide_order(app)),
         ),

@@ -84,7 +84,7 @@ def build(
         expiry = ChargeExpiry(application, store, wallet_settings.expiry_interval)
         web.state.expiry = expiry
         runtime.loops.extend([relay.run, projection.run, expiry.run])
-        subscriptions = await subscribe(application, infra.bus)
+        subscriptions = await subscribe(application, infra.bus, infra.settings.queue_prefix)
 
         async def unsubscribe() -> None:
             for subscription in subscriptions:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from pbx_events.bus import Delivery
 from pbx_events.contracts import IntegrationEvent
@@ -159,6 +160,53 @@ class Wallets:
         data: dict[str, Any] = reply.json()
         return data
 
+    # -- waiting for the consumers, the relay, the read model ------------------
+
+    @staticmethod
+    def handled(queue: str = ORDERS_QUEUE) -> float:
+        """Messages the inbox of ``queue`` (however prefixed) applied or skipped as duplicates,
+        in this process."""
+        names = ("pbx_inbox_handled_total", "pbx_inbox_duplicates_total")
+        return sum(
+            sample.value
+            for metric in REGISTRY.collect()
+            for sample in metric.samples
+            if sample.name in names and sample.labels.get("queue", "").endswith(queue)
+        )
+
+    async def deliver(self, *messages: Message, queue: str = ORDERS_QUEUE) -> None:
+        """Publish one message at a time, each only after the inbox handled the one before
+        (applied or skipped as a duplicate): the order of delivery is the order given."""
+        for message in messages:
+            before = self.handled(queue)
+            await self.publish(message)
+            await self.wait_for(lambda before=before: self.handled(queue) > before)
+
+    async def published_all(self) -> None:
+        """Wait until the outbox relay has published (and the broker confirmed) every event."""
+        head = await asyncio.to_thread(self.app.max_notification_id)
+        deadline = asyncio.get_running_loop().time() + 15
+        while await asyncio.to_thread(self.app.position, "relay:wallet") < head:
+            assert asyncio.get_running_loop().time() < deadline, "relay did not catch up"
+            await asyncio.sleep(0.05)
+
+    async def statement(self, account_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every line of an account's statement (read model), newest first."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            reply = await self.client.get(
+                "/wallets/me/statement",
+                params={"page": page, "per_page": 100},
+                headers=self.auth(account_id),
+            )
+            assert reply.status_code == 200, reply.text
+            data = reply.json()
+            items.extend(data["items"])
+            if len(items) >= data["total"] or not data["items"]:
+                return items
+            page += 1
+
     async def quiesce(self) -> None:
         """Wait until the read model has every event."""
         projection = self.runtime.api.state.projection
@@ -188,5 +236,7 @@ async def wallets(stack: Stack) -> AsyncIterator[Wallets]:
             yield harness
     if stack.kind == "real":
         await delete_exchange(
-            stack.settings.amqp_url, stack.settings.exchange, (queue, ACCOUNTS_QUEUE, ORDERS_QUEUE)
+            stack.settings.amqp_url,
+            stack.settings.exchange,
+            (queue, *(stack.settings.queue_prefix + q for q in (ACCOUNTS_QUEUE, ORDERS_QUEUE))),
         )
