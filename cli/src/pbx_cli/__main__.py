@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=["relay", "inbox"])
+    bench.add_argument("what", choices=["relay", "inbox", "wallet"])
     bench.add_argument("--events", type=int, default=5000)
 
     argv = sys.argv[1:] if argv is None else argv

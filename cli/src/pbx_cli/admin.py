@@ -7,14 +7,29 @@ import getpass
 import secrets
 import string
 import sys
+from datetime import date
 
 from pbx_identity.commands import CreateStaff
 from pbx_identity.domain.staff import STAFF_ROLES
 from pbx_identity.main import make_application
 from pbx_identity.validation.errors import RuleViolation
 from pbx_identity.validation.password import check_password
-from pbx_kit.runtime import open_infrastructure
+from pbx_kit.runtime import Infrastructure, open_infrastructure
 from pbx_kit.settings import Settings
+
+
+def _run_unused_balance(settings: Settings, day: date) -> int:
+    import asyncio
+
+    infra = open_infrastructure(settings)
+    try:
+        assert infra.database_url is not None
+        print(asyncio.run(_unused_balance(infra.database_url, infra, day)))
+    finally:
+        if infra.embedded is not None:
+            infra.embedded.stop()
+    return 0
+
 
 _ALPHABET = string.ascii_letters + string.digits + "!@#$%^&*?_-"
 
@@ -42,11 +57,54 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="read the password from standard input (default: generate and print one)",
     )
     staff.add_argument("--data-dir", default=None, help="default ./var (PBX_DATA_DIR)")
+    unused = commands.add_parser(
+        "unused-balance",
+        help="total unused prepaid balance at the end of a day, Japan time (3/31, 9/30 reports)",
+    )
+    unused.add_argument("--date", required=True, type=_date, help="YYYY-MM-DD")
+    unused.add_argument("--data-dir", default=None, help="default ./var (PBX_DATA_DIR)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+async def _unused_balance(database_url: str, infra: Infrastructure, day: date) -> str:
+    """Bring the ledger read model up to date, then report from it."""
+    import anyio
+
+    from pbx_kit.db import create_pool
+    from pbx_wallet.api import unused_balance_report
+    from pbx_wallet.main import make_application as make_wallet
+    from pbx_wallet.projections import LedgerProjection
+    from pbx_wallet.queries import PostgresLedgerStore
+
+    app = await anyio.to_thread.run_sync(make_wallet, infra)
+    pool = await create_pool(database_url, "wallet")
+    try:
+        store = PostgresLedgerStore(pool)
+        await store.setup()
+        projection = LedgerProjection(app, store)
+        await projection.start()
+        await projection.drain()
+        report = await unused_balance_report(store, day)
+    finally:
+        await pool.close()
+        app.close()
+    return (
+        f"unused prepaid balance at the end of {report.date} (JST, before {report.as_of}): "
+        f"{report.total:,} yen in {report.wallets:,} wallets"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
+    if args.admin_command == "unused-balance":
+        return _run_unused_balance(settings, args.date)
     if args.password_stdin:
         password = (
             sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()

@@ -1,10 +1,14 @@
-"""``./pbx bench relay|inbox``: throughput beside the raw ceiling measured in the same run.
+"""``./pbx bench relay|inbox|wallet``: throughput beside the raw ceiling measured in the same run.
 
 - relay: events/s from a service's notification log to RabbitMQ with publisher
   confirms, beside raw aio-pika confirmed publishes with the same number in flight.
 - inbox: messages/s consumed from RabbitMQ into PostgreSQL through the inbox
   (new event + tracking record in one transaction each), beside raw single-row
   INSERT commits on one connection.
+- wallet: debits/s — ``DebitRequested`` messages from RabbitMQ through the
+  wallet's inbox (load the wallet, decide, save the debit with the message's
+  tracking row), for orders spread over many funded wallets, beside the same
+  raw single-row commits.
 
 Servers: ``PBX_DATABASE_URL`` / ``PBX_AMQP_URL`` (or the ``PBX_TEST_*`` ones);
 everything it creates (schema, exchange, queues) is removed afterwards.
@@ -193,14 +197,16 @@ class Tally(Aggregate):
         self.login_id = login_id
 
 
-async def _consume_all(bus: AmqpBus, queue: str, inbox: Inbox, count: int) -> float:
+def _tally(evt: Any, message: Message) -> list[Tally]:
+    return [Tally(evt.login_id)]
+
+
+async def _consume_all(
+    bus: AmqpBus, queue: str, inbox: Inbox, count: int, decide: Any = _tally
+) -> float:
     """Messages/s from the queue through the inbox until ``count`` were handled."""
     done = asyncio.Event()
     handled = 0
-
-    def decide(evt: Any, message: Message) -> list[Tally]:
-        return [Tally(evt.login_id)]
-
     handler = inbox.handler(decide)
 
     async def on_delivery(delivery: Delivery) -> None:
@@ -270,6 +276,95 @@ async def bench_inbox(count: int) -> None:
         _drop_schema(db, schema)
 
 
+WALLETS = 2_000
+
+
+def _funded_wallets(db: str, schema: str, count: int) -> Any:
+    """A wallet application with ``count`` wallets of ¥1,000,000 each (one save per wallet)."""
+    from pbx_wallet.application import WalletService
+    from pbx_wallet.domain.wallet import Wallet
+    from pbx_wallet.payments import SandboxProvider
+
+    app = WalletService(
+        postgres_env(db, schema, pool_size=8), provider=SandboxProvider(b"bench-secret")
+    )
+    accounts = [uuid.uuid4() for _ in range(count)]
+    for account_id in accounts:
+        wallet = Wallet.open(account_id)
+        charge_id = uuid.uuid4()
+        wallet.request_charge(charge_id, "bank_transfer", 1_000_000, {}, None)
+        wallet.confirm_charge(charge_id, 1_000_000, f"bench-{charge_id}")
+        app.save(wallet)
+    return app, accounts
+
+
+async def bench_wallet(count: int) -> None:
+    """Best of ``ROUNDS`` rounds each, debits and raw commits taking turns."""
+    import random
+
+    from pbx_events.fulfillment import DebitRequested
+    from pbx_wallet.consumers import decide_order
+
+    db, amqp = _urls()
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    exchange = f"bench.{uuid.uuid4().hex[:8]}"
+    queue = f"{exchange}.wallet"
+    settings = BusSettings(exchange=exchange, audit=False)
+    ensure_schema(db, schema)
+    print(f"funding {WALLETS:,} wallets ...")
+    app, accounts = await asyncio.to_thread(_funded_wallets, db, schema, WALLETS)
+    bus = AmqpBus(amqp, settings)
+    try:
+        await bus.connect()
+        await bus.declare_queue(queue, ["#"])
+        inbox = Inbox(app, queue)
+        ours: list[float] = []
+        raw: list[float] = []
+        position = 0
+        for round_no in range(ROUNDS):
+            messages = [
+                to_message(
+                    DebitRequested(
+                        account_id=random.choice(accounts),
+                        order_id=uuid.uuid4(),
+                        amount=100,
+                        requested_at=datetime.now(UTC),
+                    ),
+                    message_id=str(uuid.uuid4()),
+                    producer_position=position + i + 1,
+                    correlation_id=None,
+                    causation_id=None,
+                )
+                for i in range(count)
+            ]
+            position += count
+            print(f"round {round_no + 1}: queueing {count} debits ...")
+            for offset in range(0, count, 500):
+                await bus.publish(messages[offset : offset + 500])
+            ours.append(await _consume_all(bus, queue, inbox, count, decide_order(app)))
+            raw.append(await _raw_single_row_commits(db, schema, count))
+            print(f"  debits {ours[-1]:,.0f}/s, raw {raw[-1]:,.0f}/s")
+        spent = sum(1_000_000 - app.find_wallet(a).balance for a in accounts)
+        assert spent == 100 * count * ROUNDS, "every debit took effect exactly once"
+        _report(
+            f"wallet debits (RabbitMQ -> inbox -> PostgreSQL, exactly once, "
+            f"{WALLETS:,} wallets), best of {ROUNDS}",
+            max(ours),
+            max(raw),
+            "single-row INSERT commits, one connection",
+        )
+    finally:
+        async with await aio_pika.connect(amqp) as conn:
+            channel = await conn.channel()
+            await channel.queue_delete(queue)
+            await channel.queue_delete(f"{queue}.dlq")
+            await channel.exchange_delete(exchange)
+        await bus.close()
+        app.close()
+        _drop_schema(db, schema)
+
+
 def main(what: str, count: int) -> int:
-    asyncio.run(bench_relay(count) if what == "relay" else bench_inbox(count))
+    benches = {"relay": bench_relay, "inbox": bench_inbox, "wallet": bench_wallet}
+    asyncio.run(benches[what](count))
     return 0

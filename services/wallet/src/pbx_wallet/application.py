@@ -69,7 +69,9 @@ class WalletService(ServiceApplication):
         provider: PaymentProvider,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        super().__init__(env=env)
+        # recently used wallets stay in memory; each load still reads the events saved
+        # since (fast-forward), so another process's writes are never missed
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000", **env})
         self.provider = provider
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]
