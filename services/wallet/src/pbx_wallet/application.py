@@ -147,6 +147,16 @@ class WalletService(ServiceApplication):
                     )
                 ]
             )
+        if cmd.method == "credit_card" and not cmd.card_token:
+            raise RuleViolationError(
+                errors=[
+                    FieldProblem(
+                        "card_token",
+                        "card_token_required",
+                        "クレジットカード払いにはカード情報（トークン）が必要です。",
+                    )
+                ]
+            )
         wallet = self.find_wallet(cmd.account_id)
         if wallet is not None and wallet.pending_charges() >= domain.MAX_PENDING_CHARGES:
             raise errors.TooManyPendingChargesError

@@ -111,3 +111,25 @@ async def test_debits_are_once_per_order_and_refunds_at_most_what_was_debited(
         ("charge_requested", 0, 0),
     ]
     assert json.dumps(statement, ensure_ascii=False).count("ご注文") == 2
+
+
+async def test_a_card_top_up_without_a_card_token_is_refused_and_stores_nothing(
+    wallets: Any,
+) -> None:
+    account = await wallets.register()
+    reply = await wallets.client.post(
+        "/wallets/me/top-ups",
+        json={"amount": 5_000, "method": "credit_card"},
+        headers=wallets.auth(account),
+    )
+    assert reply.status_code == 422
+    assert [(e["field"], e["code"]) for e in reply.json()["errors"]] == [
+        ("card_token", "card_token_required")
+    ]
+    assert await wallets.balance(account) == {
+        "account_id": str(account),
+        "balance": 0,
+        "pending": 0,
+        "low_balance_threshold": 0,
+        "currency": "JPY",
+    }
