@@ -66,10 +66,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _date(text: str) -> date:
+    from pbx_kit.problems import RuleViolationError
+    from pbx_wallet.api import report_date
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        return report_date(text)
+    except RuleViolationError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc.errors[0].message}") from None
 
 
 async def _unused_balance(database_url: str, infra: Infrastructure, day: date) -> str:

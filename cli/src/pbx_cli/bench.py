@@ -224,47 +224,56 @@ async def _consume_all(
     return rate
 
 
-async def bench_inbox(count: int) -> None:
-    """Best of ``ROUNDS`` rounds each, inbox and raw taking turns (the disk's noise)."""
+async def _inbox_rounds(
+    what: str,
+    count: int,
+    make_app: Any,
+    event_for: Any,
+    *,
+    decide_for: Any = None,
+    check: Any = None,
+) -> None:
+    """Best of ``ROUNDS`` rounds each, the inbox and raw commits taking turns (the disk's
+    noise): ``count`` messages queued, then consumed through the inbox."""
     db, amqp = _urls()
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     exchange = f"bench.{uuid.uuid4().hex[:8]}"
     queue = f"{exchange}.inbox"
-    settings = BusSettings(exchange=exchange, audit=False)
     ensure_schema(db, schema)
-    app = BenchApp(postgres_env(db, schema, pool_size=8))
-    bus = AmqpBus(amqp, settings)
+    app = await asyncio.to_thread(make_app, db, schema)
+    bus = AmqpBus(amqp, BusSettings(exchange=exchange, audit=False))
     try:
         await bus.connect()
         await bus.declare_queue(queue, ["#"])
         inbox = Inbox(app, queue)
         ours: list[float] = []
         raw: list[float] = []
-        position = 0
         for round_no in range(ROUNDS):
             messages: list[Message] = [
                 to_message(
-                    _event(uuid.uuid4(), f"PBX{i:08d}"),
+                    event_for(app, i),
                     message_id=str(uuid.uuid4()),
-                    producer_position=position + i + 1,
+                    producer_position=round_no * count + i + 1,
                     correlation_id=None,
                     causation_id=None,
                 )
                 for i in range(count)
             ]
-            position += count
             print(f"round {round_no + 1}: queueing {count} messages ...")
             for offset in range(0, count, 500):
                 await bus.publish(messages[offset : offset + 500])
-            ours.append(await _consume_all(bus, queue, inbox, count))
+            decide = decide_for(app) if decide_for else _tally
+            ours.append(await _consume_all(bus, queue, inbox, count, decide))
             raw.append(await _raw_single_row_commits(db, schema, count))
             print(f"  inbox {ours[-1]:,.0f}/s, raw {raw[-1]:,.0f}/s")
         _report(
-            f"inbox (RabbitMQ -> PostgreSQL, exactly once), best of {ROUNDS}",
+            f"{what}, best of {ROUNDS}",
             max(ours),
             max(raw),
             "single-row INSERT commits, one connection",
         )
+        if check is not None:
+            await asyncio.to_thread(check, app)
     finally:
         async with await aio_pika.connect(amqp) as conn:
             channel = await conn.channel()
@@ -274,94 +283,68 @@ async def bench_inbox(count: int) -> None:
         await bus.close()
         app.close()
         _drop_schema(db, schema)
+
+
+async def bench_inbox(count: int) -> None:
+    await _inbox_rounds(
+        "inbox (RabbitMQ -> PostgreSQL, exactly once)",
+        count,
+        lambda db, schema: BenchApp(postgres_env(db, schema, pool_size=8)),
+        lambda app, i: _event(uuid.uuid4(), f"PBX{i:08d}"),
+    )
 
 
 WALLETS = 2_000
-
-
-def _funded_wallets(db: str, schema: str, count: int) -> Any:
-    """A wallet application with ``count`` wallets of ¥1,000,000 each (one save per wallet)."""
-    from pbx_wallet.application import WalletService
-    from pbx_wallet.domain.wallet import Wallet
-    from pbx_wallet.payments import SandboxProvider
-
-    app = WalletService(
-        postgres_env(db, schema, pool_size=8), provider=SandboxProvider(b"bench-secret")
-    )
-    accounts = [uuid.uuid4() for _ in range(count)]
-    for account_id in accounts:
-        wallet = Wallet.open(account_id)
-        charge_id = uuid.uuid4()
-        wallet.request_charge(charge_id, "bank_transfer", 1_000_000, {}, None)
-        wallet.confirm_charge(charge_id, 1_000_000, f"bench-{charge_id}")
-        app.save(wallet)
-    return app, accounts
+#: yen per wallet before the rounds, and per debit
+FUNDS, PRICE = 1_000_000, 100
 
 
 async def bench_wallet(count: int) -> None:
-    """Best of ``ROUNDS`` rounds each, debits and raw commits taking turns."""
+    """Debits for orders spread at random over many funded wallets."""
     import random
 
     from pbx_events.fulfillment import DebitRequested
+    from pbx_wallet.application import WalletService
     from pbx_wallet.consumers import decide_order
+    from pbx_wallet.domain.wallet import Wallet
+    from pbx_wallet.payments import SandboxProvider
 
-    db, amqp = _urls()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    exchange = f"bench.{uuid.uuid4().hex[:8]}"
-    queue = f"{exchange}.wallet"
-    settings = BusSettings(exchange=exchange, audit=False)
-    ensure_schema(db, schema)
-    print(f"funding {WALLETS:,} wallets ...")
-    app, accounts = await asyncio.to_thread(_funded_wallets, db, schema, WALLETS)
-    bus = AmqpBus(amqp, settings)
-    try:
-        await bus.connect()
-        await bus.declare_queue(queue, ["#"])
-        inbox = Inbox(app, queue)
-        ours: list[float] = []
-        raw: list[float] = []
-        position = 0
-        for round_no in range(ROUNDS):
-            messages = [
-                to_message(
-                    DebitRequested(
-                        account_id=random.choice(accounts),
-                        order_id=uuid.uuid4(),
-                        amount=100,
-                        requested_at=datetime.now(UTC),
-                    ),
-                    message_id=str(uuid.uuid4()),
-                    producer_position=position + i + 1,
-                    correlation_id=None,
-                    causation_id=None,
-                )
-                for i in range(count)
-            ]
-            position += count
-            print(f"round {round_no + 1}: queueing {count} debits ...")
-            for offset in range(0, count, 500):
-                await bus.publish(messages[offset : offset + 500])
-            ours.append(await _consume_all(bus, queue, inbox, count, decide_order(app)))
-            raw.append(await _raw_single_row_commits(db, schema, count))
-            print(f"  debits {ours[-1]:,.0f}/s, raw {raw[-1]:,.0f}/s")
-        spent = sum(1_000_000 - app.find_wallet(a).balance for a in accounts)
-        assert spent == 100 * count * ROUNDS, "every debit took effect exactly once"
-        _report(
-            f"wallet debits (RabbitMQ -> inbox -> PostgreSQL, exactly once, "
-            f"{WALLETS:,} wallets), best of {ROUNDS}",
-            max(ours),
-            max(raw),
-            "single-row INSERT commits, one connection",
+    accounts = [uuid.uuid4() for _ in range(WALLETS)]
+
+    def funded(db: str, schema: str) -> WalletService:
+        print(f"funding {WALLETS:,} wallets ...")
+        app = WalletService(
+            postgres_env(db, schema, pool_size=8), provider=SandboxProvider(b"bench-secret")
         )
-    finally:
-        async with await aio_pika.connect(amqp) as conn:
-            channel = await conn.channel()
-            await channel.queue_delete(queue)
-            await channel.queue_delete(f"{queue}.dlq")
-            await channel.exchange_delete(exchange)
-        await bus.close()
-        app.close()
-        _drop_schema(db, schema)
+        for account_id in accounts:  # one save per wallet
+            wallet = Wallet.open(account_id)
+            charge_id = uuid.uuid4()
+            wallet.request_charge(charge_id, "bank_transfer", FUNDS, {}, None)
+            wallet.confirm_charge(charge_id, FUNDS, f"bench-{charge_id}")
+            app.save(wallet)
+        return app
+
+    def debit(app: WalletService, i: int) -> DebitRequested:
+        return DebitRequested(
+            account_id=random.choice(accounts),
+            order_id=uuid.uuid4(),
+            amount=PRICE,
+            requested_at=datetime.now(UTC),
+        )
+
+    def every_debit_once(app: WalletService) -> None:
+        spent = sum(FUNDS - (w.balance if (w := app.find_wallet(a)) else 0) for a in accounts)
+        assert spent == PRICE * count * ROUNDS, f"spent {spent}: a debit was lost or doubled"
+        print(f"checked: {count * ROUNDS:,} debits took effect exactly once")
+
+    await _inbox_rounds(
+        f"wallet debits (RabbitMQ -> inbox -> PostgreSQL, exactly once, {WALLETS:,} wallets)",
+        count,
+        funded,
+        debit,
+        decide_for=decide_order,
+        check=every_debit_once,
+    )
 
 
 def main(what: str, count: int) -> int:

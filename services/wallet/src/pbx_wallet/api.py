@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pbx_kit.app import schema_ref
 from pbx_kit.auth import Caller, require_roles
-from pbx_kit.problems import problem_responses
+from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_wallet import errors
 from pbx_wallet.application import WalletService
 from pbx_wallet.commands import ReceivePaymentNotice, RequestTopUp, SetLowBalanceThreshold
@@ -31,6 +31,7 @@ CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
 StaffDep = Annotated[Caller, Depends(require_roles("auditor", "admin"))]
 _OWNER = problem_responses(401, 403, s403="not a customer login")
 _STAFF = problem_responses(401, 403, 404, s403="not an auditor or admin", s404="no such wallet")
+_REPORT = problem_responses(401, 403, s403="not an auditor or admin")
 _TOP_UP = problem_responses(
     401,
     402,
@@ -322,14 +323,41 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=JST)
 
 
-@router.get("/reports/unused-balance", response_model=UnusedBalanceOut, responses=_STAFF)
+@router.get("/reports/unused-balance", response_model=UnusedBalanceOut, responses=_REPORT)
 async def report_unused_balance(
     caller: StaffDep,
     store: StoreDep,
-    day: Annotated[date, Query(alias="date", description="base date (e.g. 3/31, 9/30)")],
+    day: Annotated[
+        str,
+        Query(
+            alias="date",
+            pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            description="base date YYYY-MM-DD (e.g. 3/31, 9/30)",
+            examples=["2027-03-31"],
+        ),
+    ],
 ) -> UnusedBalanceOut:
     """The total unused prepaid balance at the end of a day, Japan time (auditor, admin)."""
-    return await unused_balance_report(store, day)
+    return await unused_balance_report(store, report_date(day))
+
+
+def report_date(text: str) -> date:
+    """A base date the report can be made for (a real calendar day, years 2000–9998)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or not 2000 <= day.year <= 9998:
+        raise RuleViolationError(
+            errors=[
+                FieldProblem(
+                    "date",
+                    "invalid_date",
+                    "基準日は2000年から9998年までの実在する日付（YYYY-MM-DD）で指定してください。",
+                )
+            ]
+        )
+    return day
 
 
 async def unused_balance_report(store: LedgerStore, day: date) -> UnusedBalanceOut:

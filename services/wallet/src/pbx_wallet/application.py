@@ -218,8 +218,11 @@ class WalletService(ServiceApplication):
 
         def decide(wallet: Wallet) -> bool:
             if status.state == "paid":
-                return wallet.confirm_charge(charge_id, status.amount) == "credited"
-            if status.state == "declined":
+                if wallet.confirm_charge(charge_id, status.amount) == "credited":
+                    return True
+                # paid, but not what was asked (recorded for reconciliation, once): at its
+                # deadline the charge ends like an unpaid one
+            elif status.state == "declined":
                 return wallet.decline_charge(charge_id, "declined_by_provider")
             return expire and wallet.expire_charge(charge_id, now)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,10 @@ class StaleSignatureError(SignatureError):
     """Raised when a notification's timestamp is outside the tolerance (a replay)."""
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
 def _mac(secret: bytes, timestamp: int, body: bytes) -> str:
     return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
@@ -105,9 +110,9 @@ def verify(secrets: Sequence[bytes], header: str | None, body: bytes, now: datet
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
+        if key == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and _DIGEST.fullmatch(value):
             candidates.append(value)
     if timestamp is None or not candidates:
         raise SignatureError("malformed")
@@ -131,6 +136,8 @@ class _SandboxCharge:
     method: str
     amount: int
     state: Literal["unpaid", "paid", "declined"]
+    #: what the customer actually paid (a transfer may be short)
+    paid: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ class SandboxProvider:
                 reason = token.removeprefix("tok_decline").strip("_") or "card_declined"
                 known.state = "declined"
                 return ProviderAnswer("declined", decline_reason=reason)
-            known.state = "paid"
+            known.state, known.paid = "paid", request.amount
             return ProviderAnswer(
                 "approved", {"card_brand": "sandbox", "authorization": digits[:6]}
             )
@@ -209,7 +216,7 @@ class SandboxProvider:
             charge = self._charges.get(charge_id)
         if charge is None:
             return ProviderStatus("unknown")
-        return ProviderStatus(charge.state, charge.amount if charge.state == "paid" else 0)
+        return ProviderStatus(charge.state, charge.paid)
 
     def method_of(self, charge_id: UUID) -> str | None:
         with self._lock:
@@ -223,7 +230,8 @@ class SandboxProvider:
             if charge is None:
                 raise KeyError(str(charge_id))
             charge.state = "paid"
-            paid = charge.amount if amount is None else amount
+            charge.paid = charge.amount if amount is None else amount
+            paid = charge.paid
         return self.notification(charge_id, "paid", paid, now)
 
     def notification(

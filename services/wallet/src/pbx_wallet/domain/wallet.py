@@ -381,7 +381,10 @@ class Wallet(Aggregate):
     ) -> NoticeResult:
         """The provider says the charge was paid: credit it once, or record why not."""
         charge = self.charge(charge_id)
-        if notification_id and notification_id in self.notifications:
+        # a payment learnt without a notification (a card answer, asking the provider)
+        # is keyed by its charge: recorded for reconciliation at most once too
+        key = notification_id or f"direct:{charge_id}"
+        if key in self.notifications:
             return "duplicate"
         if charge["status"] == "confirmed":
             return "already_confirmed"
@@ -392,7 +395,7 @@ class Wallet(Aggregate):
             self.trigger_event(
                 self.PaymentNeedsReconciliation,
                 charge_id=charge_id,
-                notification_id=notification_id or f"return:{charge_id}",
+                notification_id=key,
                 amount=amount_paid,
                 reason=reason,
             )
