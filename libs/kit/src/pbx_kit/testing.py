@@ -23,6 +23,14 @@ import pytest
 REQUIRE_ENV = "PBX_REQUIRE_INFRA"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Log as the services do (JSON lines, plain tracebacks): the development renderer's
+    tracebacks print local variables, bearer tokens included, and take seconds each."""
+    from pbx_kit.logging import configure_logging
+
+    configure_logging("INFO")
+
+
 def infra_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "") not in ("", "0", "false", "no")
 

@@ -69,9 +69,9 @@ class WalletService(ServiceApplication):
         provider: PaymentProvider,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        # recently used wallets stay in memory; each load still reads the events saved
-        # since (fast-forward), so another process's writes are never missed
-        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000", **env})
+        # no aggregate cache: eventsourcing 9.5 copies a cached aggregate outside the lock
+        # that fast-forwards it, so concurrent loads of one wallet could copy it mid-change
+        super().__init__(env=env)
         self.provider = provider
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]

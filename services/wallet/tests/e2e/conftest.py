@@ -180,7 +180,7 @@ class Wallets:
         for message in messages:
             before = self.handled(queue)
             await self.publish(message)
-            await self.wait_for(lambda before=before: self.handled(queue) > before)
+            await self.wait_for(lambda: self.handled(queue) > before)  # noqa: B023 - awaited here
 
     async def published_all(self) -> None:
         """Wait until the outbox relay has published (and the broker confirmed) every event."""
