@@ -386,6 +386,12 @@ class Wallet(Aggregate):
         key = notification_id or f"direct:{charge_id}"
         if key in self.notifications:
             return "duplicate"
+        # the provider's status and its notification can tell of one payment twice
+        if any(
+            r["charge_id"] == str(charge_id) and (r["amount"] == amount_paid or not notification_id)
+            for r in self.reconciliations
+        ):
+            return "duplicate"
         if charge["status"] == "confirmed":
             return "already_confirmed"
         if charge["status"] != "pending" or amount_paid != charge["amount"]:
