@@ -1,0 +1,1 @@
+"""The screening domain (no I/O)."""
