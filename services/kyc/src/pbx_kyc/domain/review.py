@@ -1,0 +1,338 @@
+"""The KycReview aggregate: one per account, the screening of its documents (SPEC §3).
+
+    draft ──(the set is complete by the rules)──▶ submitted ──claim──▶ in_review
+    in_review ──approve──▶ approved ──(earliest validity ends)──▶ expired
+    in_review ──reject──▶ rejected
+    rejected / expired ──(an upload)──▶ draft, as a new revision that keeps the
+                                       documents not rejected (nor expired)
+
+Each document has its own status (pending, approved, rejected, expired) and
+reason. A document counts for the rules only once the malware scanner passed
+it. A reviewer never reviews their own account.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal, TypedDict
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from pbx_kyc.domain.documents import FORBIDDEN_SIDES
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/kyc/review")
+
+ReviewStatus = Literal["draft", "submitted", "in_review", "approved", "rejected", "expired"]
+DocumentStatus = Literal["pending", "approved", "rejected", "expired"]
+
+
+class ReviewError(Exception):
+    """Base of the review's rule violations (mapped to problem+json in errors.py)."""
+
+
+class ReviewNotOpenError(ReviewError):
+    """Raised when documents are added while a reviewer has the review or it is approved."""
+
+
+class WrongReviewStateError(ReviewError):
+    """Raised when a reviewer's decision does not fit the review's state."""
+
+
+class OwnAccountError(ReviewError):
+    """Raised when a reviewer would review their own account."""
+
+
+class ForbiddenDocumentError(ReviewError):
+    """Raised for a document that must never be stored (a My Number card's back side)."""
+
+
+class UnknownDocumentError(ReviewError):
+    """Raised when a document id is not one of this review's documents."""
+
+
+class DocumentState(TypedDict):
+    document_type: str
+    side: str | None
+    issued_on: date | None
+    expires_on: date | None
+    status: str
+    reason: str
+    revision: int
+    #: "pending" until the malware scanner passed it, then "clean" (infected ones are rejected)
+    scan: str
+    media_type: str
+    size: int
+    display_name: str
+    uploaded_at: datetime
+
+
+class Decision(TypedDict):
+    revision: int
+    outcome: str
+    reviewer_id: str
+    decided_at: datetime
+    reasons: list[str]
+
+
+def review_id_for(account_id: UUID) -> UUID:
+    return uuid5(_NAMESPACE, str(account_id))
+
+
+class KycReview(Aggregate):
+    @staticmethod
+    def create_id(account_id: UUID) -> UUID:
+        return review_id_for(account_id)
+
+    @event("Opened")
+    def __init__(
+        self,
+        account_id: UUID,
+        contractor_type: str,
+        email_domain_class: str,
+        screening_phone_is_fixed_line: bool,
+    ) -> None:
+        self.account_id = account_id
+        self.contractor_type = contractor_type
+        self.email_domain_class = email_domain_class
+        self.screening_phone_is_fixed_line = screening_phone_is_fixed_line
+        self.public_notice_url = ""
+        self.status: str = "draft"
+        self.revision = 1
+        self.documents: dict[str, DocumentState] = {}
+        self.reviewer_id = ""
+        self.reasons: list[str] = []
+        self.valid_until: date | None = None
+        self.decisions: list[Decision] = []
+
+    # -- what the rules look at ------------------------------------------------
+
+    def counted_documents(self) -> dict[str, DocumentState]:
+        """Documents of this revision that passed the scanner and were not turned down."""
+        return {
+            doc_id: doc
+            for doc_id, doc in self.documents.items()
+            if doc["scan"] == "clean" and doc["status"] in ("pending", "approved")
+        }
+
+    def document(self, document_id: UUID) -> DocumentState:
+        try:
+            return self.documents[str(document_id)]
+        except KeyError:
+            raise UnknownDocumentError(str(document_id)) from None
+
+    # -- the customer ------------------------------------------------------------
+
+    def add_document(
+        self,
+        document_id: UUID,
+        document_type: str,
+        side: str | None,
+        issued_on: date | None,
+        expires_on: date | None,
+        media_type: str,
+        size: int,
+        display_name: str,
+        uploaded_at: datetime,
+    ) -> None:
+        """A document that passed the upload checks (it still waits for the scanner)."""
+        if (document_type, side) in FORBIDDEN_SIDES:
+            raise ForbiddenDocumentError(document_type)
+        if self.status in ("in_review", "approved"):
+            raise ReviewNotOpenError(self.status)
+        if self.status in ("rejected", "expired"):
+            self._revision_started(self.revision + 1)
+        self._document_added(
+            document_id,
+            document_type,
+            side,
+            issued_on,
+            expires_on,
+            media_type,
+            size,
+            display_name,
+            uploaded_at,
+        )
+
+    @event("RevisionStarted")
+    def _revision_started(self, revision: int) -> None:
+        self.revision = revision
+        self.status = "draft"
+        self.reviewer_id = ""
+        self.reasons = []
+        self.valid_until = None
+        # the documents not turned down carry over to the new revision
+        for doc in self.documents.values():
+            if doc["status"] == "approved":
+                doc["status"] = "pending"
+
+    @event("DocumentAdded")
+    def _document_added(
+        self,
+        document_id: UUID,
+        document_type: str,
+        side: str | None,
+        issued_on: date | None,
+        expires_on: date | None,
+        media_type: str,
+        size: int,
+        display_name: str,
+        uploaded_at: datetime,
+    ) -> None:
+        self.documents[str(document_id)] = DocumentState(
+            document_type=document_type,
+            side=side,
+            issued_on=issued_on,
+            expires_on=expires_on,
+            status="pending",
+            reason="",
+            revision=self.revision,
+            scan="pending",
+            media_type=media_type,
+            size=size,
+            display_name=display_name,
+            uploaded_at=uploaded_at,
+        )
+
+    def record_scan(self, document_id: UUID, clean: bool, signature: str = "") -> bool:
+        """The scanner's verdict; an infected file is rejected. True when this changed it."""
+        doc = self.document(document_id)
+        if doc["scan"] != "pending":
+            return False
+        if clean:
+            self._scanned_clean(document_id)
+        else:
+            self._quarantined(document_id, signature or "malware")
+        return True
+
+    @event("DocumentScanned")
+    def _scanned_clean(self, document_id: UUID) -> None:
+        self.documents[str(document_id)]["scan"] = "clean"
+
+    @event("DocumentQuarantined")
+    def _quarantined(self, document_id: UUID, signature: str) -> None:
+        doc = self.documents[str(document_id)]
+        doc["scan"] = "infected"
+        doc["status"] = "rejected"
+        doc["reason"] = "malware_detected"
+
+    def set_public_notice(self, url: str) -> None:
+        """The corporation's website URL or equivalent public notice."""
+        if self.status in ("in_review", "approved"):
+            raise ReviewNotOpenError(self.status)
+        if url != self.public_notice_url:
+            self._public_notice_set(url)
+
+    @event("PublicNoticeSet")
+    def _public_notice_set(self, url: str) -> None:
+        self.public_notice_url = url
+
+    def submit_if_complete(self, complete: bool) -> bool:
+        """Submitted once the rules say the set is complete (checked at each upload)."""
+        if self.status == "draft" and complete:
+            self._submitted(self.revision)
+            return True
+        return False
+
+    @event("Submitted")
+    def _submitted(self, revision: int) -> None:
+        self.status = "submitted"
+
+    # -- reviewers -----------------------------------------------------------------
+
+    def claim(self, reviewer_id: str) -> None:
+        self._not_own(reviewer_id)
+        if self.status == "in_review" and self.reviewer_id == reviewer_id:
+            return
+        if self.status != "submitted":
+            raise WrongReviewStateError(self.status)
+        self._claimed(reviewer_id)
+
+    @event("Claimed")
+    def _claimed(self, reviewer_id: str) -> None:
+        self.status = "in_review"
+        self.reviewer_id = reviewer_id
+
+    def approve(self, reviewer_id: str, valid_until: date | None, decided_at: datetime) -> None:
+        self._deciding(reviewer_id)
+        self._approved(reviewer_id, valid_until, decided_at)
+
+    @event("Approved")
+    def _approved(self, reviewer_id: str, valid_until: date | None, decided_at: datetime) -> None:
+        self.status = "approved"
+        self.valid_until = valid_until
+        for doc in self.documents.values():
+            if doc["status"] == "pending" and doc["scan"] == "clean":
+                doc["status"] = "approved"
+        self.decisions.append(
+            Decision(
+                revision=self.revision,
+                outcome="approved",
+                reviewer_id=reviewer_id,
+                decided_at=decided_at,
+                reasons=[],
+            )
+        )
+
+    def reject(
+        self,
+        reviewer_id: str,
+        reasons: list[str],
+        document_reasons: dict[str, str],
+        decided_at: datetime,
+    ) -> None:
+        self._deciding(reviewer_id)
+        for document_id in document_reasons:
+            self.document(UUID(document_id))
+        self._rejected(reviewer_id, list(reasons), dict(document_reasons), decided_at)
+
+    @event("Rejected")
+    def _rejected(
+        self,
+        reviewer_id: str,
+        reasons: list[str],
+        document_reasons: dict[str, str],
+        decided_at: datetime,
+    ) -> None:
+        self.status = "rejected"
+        self.reasons = list(reasons)
+        for document_id, reason in document_reasons.items():
+            self.documents[document_id]["status"] = "rejected"
+            self.documents[document_id]["reason"] = reason
+        self.decisions.append(
+            Decision(
+                revision=self.revision,
+                outcome="rejected",
+                reviewer_id=reviewer_id,
+                decided_at=decided_at,
+                reasons=list(reasons),
+            )
+        )
+
+    def _deciding(self, reviewer_id: str) -> None:
+        self._not_own(reviewer_id)
+        if self.status == "submitted":
+            self._claimed(reviewer_id)
+        if self.status != "in_review":
+            raise WrongReviewStateError(self.status)
+
+    def _not_own(self, reviewer_id: str) -> None:
+        if reviewer_id == str(self.account_id):
+            raise OwnAccountError
+
+    # -- time ----------------------------------------------------------------------
+
+    def expire(self, today: date) -> bool:
+        """An approval ends after the earliest validity of its documents; True when it did."""
+        if self.status != "approved" or self.valid_until is None or today <= self.valid_until:
+            return False
+        self._expired(today)
+        return True
+
+    @event("Expired")
+    def _expired(self, today: date) -> None:
+        self.status = "expired"
+        for doc in self.documents.values():
+            if doc["status"] in ("approved", "pending"):
+                doc["status"] = "expired"
+                doc["reason"] = "validity_ended"
