@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -22,9 +23,11 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
+    JSONTranscoder,
     Mapper,
     StoredEvent,
     Tracking,
+    Transcoding,
 )
 from eventsourcing.popo import POPOProcessRecorder
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -33,6 +36,19 @@ from psycopg.sql import SQL, Identifier
 from pbx_events import context
 
 META_KEY = "_pbx_meta"
+
+
+class DateAsISO(Transcoding):
+    """Calendar dates (a document's expiry, an approval's end) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
 
 
 class CausationMapper(Mapper[Any]):
@@ -212,6 +228,10 @@ def ensure_schema(database_url: str, schema: str) -> None:
 
 class ServiceApplication(Application[Any]):
     """Base of every service's application: process recorder, causation mapper."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def construct_mapper(self) -> Mapper[Any]:
         return self.factory.mapper(
