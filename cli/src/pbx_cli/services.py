@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pbx_catalog.main import build as build_catalog
 from pbx_identity.main import build as build_identity
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kyc.main import build as build_kyc
 from pbx_wallet.main import build as build_wallet
 
 SERVICES: dict[str, Callable[[Infrastructure], ServiceRuntime]] = {
     "identity": build_identity,
+    "kyc": build_kyc,
     "catalog": build_catalog,
     "wallet": build_wallet,
 }

@@ -1,0 +1,337 @@
+"""KYC routes: the customer's uploads and review; the reviewers' queue and decisions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import anyio
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from pbx_kit.auth import Caller, require_roles
+from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
+from pbx_kyc import errors
+from pbx_kyc.application import Decide, KycService, UploadDocument
+from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
+from pbx_kyc.domain.review import KycReview
+from pbx_kyc.projections import ReviewIndex
+from pbx_kyc.uploads import UploadRefused, inspect, read_limited, safe_filename
+
+router = APIRouter(tags=["kyc"])
+
+CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
+ReviewerDep = Annotated[Caller, Depends(require_roles("reviewer"))]
+_OWNER = problem_responses(401, 403, 404, s404="no review (yet) or no such document of yours")
+_UPLOAD = problem_responses(
+    401, 403, 404, 409, 413, s409="the review is with a reviewer or approved"
+)
+_REVIEWER = problem_responses(
+    401, 403, 404, 409, s403="not a reviewer, or the reviewer's own account"
+)
+
+STATUS_NAMES = {"draft": "pending"}
+
+
+def get_app(request: Request) -> KycService:
+    app: KycService = request.app.state.application
+    return app
+
+
+def get_index(request: Request) -> ReviewIndex:
+    index: ReviewIndex = request.app.state.review_index
+    return index
+
+
+KycDep = Annotated[KycService, Depends(get_app)]
+IndexDep = Annotated[ReviewIndex, Depends(get_index)]
+
+
+class DocumentOut(BaseModel):
+    document_id: UUID
+    document_type: str
+    name: str
+    side: str | None
+    status: Literal["pending", "approved", "rejected", "expired"]
+    reason: str | None
+    scan: Literal["pending", "clean", "infected"]
+    issued_on: date | None
+    expires_on: date | None
+    revision: int
+    media_type: str
+    size: int
+    uploaded_at: datetime
+
+
+class MissingOut(BaseModel):
+    code: str
+    message: str
+
+
+class ReviewOut(BaseModel):
+    review_id: UUID
+    account_id: UUID
+    contractor_type: str
+    status: Literal["pending", "submitted", "in_review", "approved", "rejected", "expired"]
+    revision: int
+    documents: list[DocumentOut]
+    missing: list[MissingOut] = Field(description="what the rules still need, in Japanese")
+    reasons: list[str] = Field(description="reason codes of the last rejection")
+    valid_until: date | None
+    public_notice_url: str
+
+
+class QueueItemOut(BaseModel):
+    review_id: UUID
+    account_id: UUID
+    status: str
+    revision: int
+    submitted_at: datetime | None
+
+
+class UploadedOut(BaseModel):
+    document_id: UUID
+    review: ReviewOut
+
+
+class PublicNoticeIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]{2,2000}$", max_length=2048)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    reasons: list[
+        Literal[
+            "document_unreadable",
+            "document_expired",
+            "name_mismatch",
+            "address_mismatch",
+            "document_incomplete",
+            "registry_too_old",
+            "other",
+        ]
+    ] = Field(min_length=1, max_length=10)
+    documents: dict[str, str] = Field(
+        default_factory=dict,
+        description="document id → reason code for each document turned down",
+        max_length=50,
+    )
+
+
+def review_out(app: KycService, review: KycReview) -> ReviewOut:
+    evaluation = app.evaluation(review)
+    return ReviewOut(
+        review_id=review.id,
+        account_id=review.account_id,
+        contractor_type=review.contractor_type,
+        status=STATUS_NAMES.get(review.status, review.status),  # type: ignore[arg-type]
+        revision=review.revision,
+        documents=[
+            DocumentOut(
+                document_id=UUID(doc_id),
+                document_type=doc["document_type"],
+                name=DOCUMENT_NAMES.get(doc["document_type"], doc["document_type"]),
+                side=doc["side"],
+                status=doc["status"],  # type: ignore[arg-type]
+                reason=doc["reason"] or None,
+                scan=doc["scan"],  # type: ignore[arg-type]
+                issued_on=doc["issued_on"],
+                expires_on=doc["expires_on"],
+                revision=doc["revision"],
+                media_type=doc["media_type"],
+                size=doc["size"],
+                uploaded_at=doc["uploaded_at"],
+            )
+            for doc_id, doc in review.documents.items()
+        ],
+        missing=[MissingOut(code=m.code, message=m.message_ja) for m in evaluation.missing]
+        if review.status in ("draft", "rejected", "expired")
+        else [],
+        reasons=list(review.reasons),
+        valid_until=review.valid_until,
+        public_notice_url=review.public_notice_url,
+    )
+
+
+# -- the customer -------------------------------------------------------------------
+
+
+@router.post("/documents", status_code=201, response_model=UploadedOut, responses=_UPLOAD)
+async def upload_document(
+    caller: CustomerDep,
+    app: KycDep,
+    document_type: Annotated[DocumentType, Form()],
+    file: Annotated[UploadFile, File(description="JPEG, PNG, PDF or HEIC, at most 10 MiB")],
+    side: Annotated[Side | None, Form()] = None,
+    issued_on: Annotated[date | None, Form()] = None,
+    expires_on: Annotated[date | None, Form()] = None,
+) -> UploadedOut:
+    """Upload an identity document (identified by its content; images are re-encoded)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await file.read(64 * 1024):
+            yield chunk
+
+    try:
+        data = await read_limited(chunks())
+        inspected = await anyio.to_thread.run_sync(inspect, data, file.content_type, file.filename)
+    except UploadRefused as exc:
+        raise RuleViolationError(
+            exc.message_ja, errors=[FieldProblem("file", exc.code, exc.message_ja)]
+        ) from None
+    if document_type in CARDS and side is None:
+        side = "front"
+    document_id = await anyio.to_thread.run_sync(
+        app.upload_document,
+        UploadDocument(
+            account_id=caller.subject_uuid,
+            document_type=document_type,
+            side=side if document_type in CARDS else None,
+            issued_on=issued_on,
+            expires_on=expires_on,
+            content=inspected.content,
+            media_type=inspected.media_type,
+            display_name=safe_filename(file.filename),
+        ),
+    )
+    review = await anyio.to_thread.run_sync(app.review_of, caller.subject_uuid)
+    return UploadedOut(document_id=document_id, review=review_out(app, review))
+
+
+@router.get("/reviews/me", response_model=ReviewOut, responses=_OWNER)
+def read_my_review(caller: CustomerDep, app: KycDep) -> ReviewOut:
+    """Your screening: status, documents, and what is still missing (in Japanese)."""
+    return review_out(app, app.review_of(caller.subject_uuid))
+
+
+@router.put("/reviews/me/public-notice", response_model=ReviewOut, responses=_UPLOAD)
+def set_public_notice(body: PublicNoticeIn, caller: CustomerDep, app: KycDep) -> ReviewOut:
+    """A corporation's website URL or equivalent public notice (法人・テレマ)."""
+    return review_out(app, app.set_public_notice(caller.subject_uuid, body.url))
+
+
+def _attachment(content: bytes, media_type: str, document_id: UUID) -> Response:
+    extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(
+        media_type, "bin"
+    )
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{document_id}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+_FILE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}}}
+
+
+@router.get("/documents/{document_id}", response_class=Response, responses={**_FILE, **_OWNER})
+def download_my_document(document_id: UUID, caller: CustomerDep, app: KycDep) -> Response:
+    """One of your documents, as an attachment."""
+    review = app.review_of(caller.subject_uuid)
+    if str(document_id) not in review.documents:
+        raise errors.DocumentNotFoundError
+    doc = review.documents[str(document_id)]
+    return _attachment(app.document_content(review, document_id), doc["media_type"], document_id)
+
+
+# -- reviewers ---------------------------------------------------------------------
+
+
+@router.get("/reviews", response_model=list[QueueItemOut], responses=_REVIEWER)
+def review_queue(
+    caller: ReviewerDep,
+    index: IndexDep,
+    status: Annotated[
+        Literal["submitted", "in_review", "approved", "rejected", "expired"], Query()
+    ] = "submitted",
+) -> list[QueueItemOut]:
+    """Reviews in one state, oldest submission first (reviewer)."""
+    return [
+        QueueItemOut(
+            review_id=r.review_id,
+            account_id=r.account_id,
+            status=r.status,
+            revision=r.revision,
+            submitted_at=r.submitted_at,
+        )
+        for r in index.with_status(status)
+        if str(r.account_id) != caller.subject  # never one's own account
+    ]
+
+
+def _reviewable(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
+    review = app.get_review(review_id)
+    if str(review.account_id) == caller.subject:
+        raise errors.OwnAccountError
+    return review
+
+
+@router.get("/reviews/{review_id}", response_model=ReviewOut, responses=_REVIEWER)
+def read_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
+    """A review with its documents (reviewer)."""
+    return review_out(app, _reviewable(app, review_id, caller))
+
+
+@router.get(
+    "/reviews/{review_id}/documents/{document_id}",
+    response_class=Response,
+    responses={**_FILE, **_REVIEWER},
+)
+def download_document(
+    review_id: UUID, document_id: UUID, caller: ReviewerDep, app: KycDep
+) -> Response:
+    """A document of a review, as an attachment (reviewer)."""
+    review = _reviewable(app, review_id, caller)
+    if str(document_id) not in review.documents:
+        raise errors.DocumentNotFoundError
+    doc = review.documents[str(document_id)]
+    return _attachment(app.document_content(review, document_id), doc["media_type"], document_id)
+
+
+@router.post("/reviews/{review_id}/claim", response_model=ReviewOut, responses=_REVIEWER)
+def claim_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
+    """Take a submitted review (reviewer)."""
+    _reviewable(app, review_id, caller)
+    return review_out(app, app.claim_review(review_id, caller.subject))
+
+
+@router.post("/reviews/{review_id}/approve", response_model=ReviewOut, responses=_REVIEWER)
+def approve_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
+    """Approve (reviewer); valid until the earliest validity of the documents."""
+    _reviewable(app, review_id, caller)
+    return review_out(app, app.approve_review(Decide(review_id, caller.subject)))
+
+
+@router.post("/reviews/{review_id}/reject", response_model=ReviewOut, responses=_REVIEWER)
+def reject_review(review_id: UUID, body: RejectIn, caller: ReviewerDep, app: KycDep) -> ReviewOut:
+    """Reject with reason codes, for the review and for each document turned down."""
+    review = _reviewable(app, review_id, caller)
+    unknown = [d for d in body.documents if d not in review.documents]
+    if unknown:
+        raise RuleViolationError(
+            errors=[
+                FieldProblem(f"documents.{d}", "unknown_document", "この審査の書類ではありません。")
+                for d in unknown
+            ]
+        )
+    return review_out(
+        app,
+        app.reject_review(
+            Decide(
+                review_id,
+                caller.subject,
+                tuple(body.reasons),
+                tuple(body.documents.items()),
+            )
+        ),
+    )

@@ -1,0 +1,142 @@
+"""KYC end to end on both stacks: HTTP uploads, reviewers, the bus, a movable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from pbx_events.bus import Delivery
+from pbx_events.envelope import Message, to_message
+from pbx_events.identity import AccountRegistered
+from pbx_kit.auth import TokenIssuer
+from pbx_kit.host import running
+from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kyc.main import ACCOUNTS_QUEUE, build
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def jpeg(color: str = "#336699", size: tuple[int, int] = (64, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+class Screening:
+    def __init__(self, client: httpx.AsyncClient, infra: Any, runtime: Any, clock: Clock) -> None:
+        self.client = client
+        self.infra = infra
+        self.runtime = runtime
+        self.clock = clock
+        self.seen: list[Message] = []
+        self.issuer = TokenIssuer(infra.key_ring())
+        self._position = 0
+
+    @property
+    def app(self) -> Any:
+        return self.runtime.api.state.application
+
+    def auth(self, subject: uuid.UUID | str, role: str = "customer") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(str(subject), [role])}"}
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+
+    def of_type(self, name: str) -> list[Message]:
+        return [m for m in self.seen if m.type == f"kyc.{name}.v1"]
+
+    async def register(
+        self, contractor_type: str = "individual", email_domain_class: str = "business"
+    ) -> uuid.UUID:
+        account_id = uuid.uuid4()
+        self._position += 1
+        event = AccountRegistered(
+            account_id=account_id,
+            login_id="PBX" + str(account_id.int)[:8],
+            contractor_type=contractor_type,  # type: ignore[arg-type]
+            email_domain_class=email_domain_class,  # type: ignore[arg-type]
+            screening_phone_is_fixed_line=True,
+            registered_at=self.clock(),
+        )
+        message = to_message(
+            event,
+            message_id=f"reg-{account_id}",
+            producer_position=self._position,
+            correlation_id=None,
+            causation_id=None,
+        )
+        await self.infra.bus.publish([message])
+
+        def opened() -> bool:
+            try:
+                self.app.review_of(account_id)
+            except Exception:
+                return False
+            return True
+
+        await self.wait_for(opened)
+        return account_id
+
+    async def upload(
+        self,
+        account_id: uuid.UUID,
+        document_type: str,
+        content: bytes | None = None,
+        *,
+        filename: str = "document.jpg",
+        content_type: str = "image/jpeg",
+        **fields: str,
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/documents",
+            data={"document_type": document_type, **fields},
+            files={"file": (filename, content if content is not None else jpeg(), content_type)},
+            headers=self.auth(account_id),
+        )
+
+    async def my_review(self, account_id: uuid.UUID) -> dict[str, Any]:
+        reply = await self.client.get("/reviews/me", headers=self.auth(account_id))
+        assert reply.status_code == 200, reply.text
+        data: dict[str, Any] = reply.json()
+        return data
+
+
+@pytest.fixture
+async def screening(stack: Stack) -> AsyncIterator[Screening]:
+    infra = infrastructure_for(stack)
+    clock = Clock()
+    runtime = build(infra, clock=clock)
+    queue = f"test.kyc.{uuid.uuid4().hex[:8]}"
+    async with running(infra, [runtime]):
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kyc") as client:
+            harness = Screening(client, infra, runtime, clock)
+
+            async def on_message(delivery: Delivery) -> None:
+                harness.seen.append(delivery.message)
+
+            await infra.bus.subscribe(queue, ["kyc.#"], on_message)
+            yield harness
+    if stack.kind == "real":
+        await delete_exchange(
+            stack.settings.amqp_url,
+            stack.settings.exchange,
+            (queue, stack.settings.queue_prefix + ACCOUNTS_QUEUE),
+        )
