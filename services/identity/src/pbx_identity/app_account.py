@@ -20,6 +20,7 @@ from pbx_identity.commands import (
     CancelCircle,
     ChangeContractInfo,
     RequestLowBalanceNotice,
+    RequestScreeningDecisionNotice,
 )
 from pbx_identity.domain.account import Account, EmailClaim
 from pbx_identity.errors import AccountNotFoundError, CircleNotFoundError, EmailTakenError
@@ -37,6 +38,7 @@ _CHANGE_NAMES = {
     "PasswordRehashed": "password_rehashed",
     "SessionsEnded": "logged_out_everywhere",
     "LowBalanceNoticeRequested": "low_balance_notice_requested",
+    "ScreeningDecisionNoticeRequested": "screening_decision_notice_requested",
 }
 
 
@@ -144,5 +146,23 @@ class AccountUseCases:
         account = self.my_account(cmd.account_id)
         account.request_low_balance_notice(
             cmd.notice_id, cmd.balance, cmd.threshold, cmd.occurred_at
+        )
+        return [account]
+
+    def request_screening_decision_notice(
+        self, cmd: RequestScreeningDecisionNotice
+    ) -> list[Account]:
+        """Note that the customer is to be told of the screening's decision (the mailer
+        sends it). Returned unsaved, like ``request_low_balance_notice``: the inbox saves
+        it with the tracking record of kyc's message."""
+        account = self.my_account(cmd.account_id)
+        account.request_screening_decision_notice(
+            cmd.notice_id,
+            cmd.decision,
+            str(cmd.review_id),
+            cmd.revision,
+            cmd.decided_at,
+            cmd.valid_until.isoformat() if cmd.valid_until is not None else None,
+            cmd.reasons,
         )
         return [account]

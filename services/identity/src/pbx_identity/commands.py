@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from pbx_identity.validation.model import RegistrationData
@@ -80,3 +80,18 @@ class RequestLowBalanceNotice:
     balance: int  # yen
     threshold: int  # yen
     occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestScreeningDecisionNotice:
+    account_id: UUID
+    #: the kyc event's id: the same event is noted once
+    notice_id: str
+    decision: str  # "approved" | "rejected"
+    review_id: UUID
+    revision: int
+    decided_at: datetime
+    #: approvals: the end of the approval's validity (None: no end)
+    valid_until: date | None = None
+    #: rejections: kyc's reason codes
+    reasons: tuple[str, ...] = ()

@@ -15,9 +15,10 @@ from pbx_events.bus import Bus, Subscription
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
 from pbx_events.inbox import Inbox
+from pbx_events.kyc import KycApproved, KycRejected
 from pbx_events.wallet import WalletBalanceLow
 from pbx_identity.application import IdentityService
-from pbx_identity.commands import RequestLowBalanceNotice
+from pbx_identity.commands import RequestLowBalanceNotice, RequestScreeningDecisionNotice
 from pbx_identity.domain.account import Account
 from pbx_identity.errors import AccountNotFoundError
 
@@ -64,4 +65,60 @@ async def subscribe_wallet_notices(
 
     return await bus.subscribe(
         prefix + WALLET_NOTICES, list(WALLET_NOTICE_KEYS), inbox.handler(decide)
+    )
+
+
+#: identity's durable queue for kyc's screening decisions (the customer gets a mail)
+KYC_DECISIONS = "identity.kyc-decisions"
+KYC_DECISION_KEYS = (KycApproved.type_name(), KycRejected.type_name())
+
+
+def on_kyc_decision(
+    app: IdentityService, event: IntegrationEvent, message: Message
+) -> Sequence[Account]:
+    """The account's screening was approved or rejected: the customer gets a mail."""
+    if isinstance(event, KycApproved):
+        command = RequestScreeningDecisionNotice(
+            account_id=event.account_id,
+            notice_id=message.message_id,
+            decision="approved",
+            review_id=event.review_id,
+            revision=event.revision,
+            decided_at=event.approved_at,
+            valid_until=event.valid_until,
+        )
+    elif isinstance(event, KycRejected):
+        command = RequestScreeningDecisionNotice(
+            account_id=event.account_id,
+            notice_id=message.message_id,
+            decision="rejected",
+            review_id=event.review_id,
+            revision=event.revision,
+            decided_at=event.rejected_at,
+            reasons=tuple(event.reasons),
+        )
+    else:
+        raise TypeError(f"{KYC_DECISIONS} got {message.type}")
+    try:
+        return app.request_screening_decision_notice(command)
+    except AccountNotFoundError:
+        # nobody to write to, and a retry would not change that: tracked and acked
+        log.warning(
+            "screening_decision_notice_for_unknown_account",
+            account_id=str(event.account_id),
+            decision=command.decision,
+            message_id=message.message_id,
+        )
+        return []
+
+
+async def subscribe_kyc_decisions(bus: Bus, app: IdentityService, prefix: str = "") -> Subscription:
+    """Consume kyc's decisions on identity's own queue (``prefix`` + name), each once."""
+    inbox = Inbox(app, KYC_DECISIONS)
+
+    def decide(event: IntegrationEvent, message: Message) -> Sequence[Account]:
+        return on_kyc_decision(app, event, message)
+
+    return await bus.subscribe(
+        prefix + KYC_DECISIONS, list(KYC_DECISION_KEYS), inbox.handler(decide)
     )

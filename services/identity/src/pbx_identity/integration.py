@@ -85,5 +85,6 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 cancelled_on=date.fromisoformat(domain_event.cancelled_on),
             )
         ]
-    # the rest (passwords, sessions, low-balance notices…) stays inside identity
+    # the rest (passwords, sessions, low-balance and screening decision notices…) stays
+    # inside identity
     return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from pbx_events.envelope import stable_event_id
@@ -91,6 +92,91 @@ def low_balance_mail(account: Account, event: Any, login_url: str, message_id: s
     return Mail(to=account.email, subject=LOW_BALANCE_SUBJECT, body=body, message_id=message_id)
 
 
+SCREENING_APPROVED_SUBJECT = "【クラウドPBX】審査が完了しました"
+SCREENING_REJECTED_SUBJECT = "【クラウドPBX】審査結果のお知らせ（再提出のお願い）"
+
+#: kyc's reason codes for a rejected review, as the customer reads them
+REJECTION_REASONS = {
+    "document_unreadable": "書類の画像が不鮮明で確認できません",
+    "document_expired": "有効期限が切れています",
+    "name_mismatch": "登録情報と書類の氏名が一致しません",
+    "address_mismatch": "登録情報と書類の住所が一致しません",
+    "document_incomplete": "必要な面・ページがそろっていません",
+    "registry_too_old": "登記簿謄本の発行から3か月を超えています",
+    "other": "その他（担当者からの連絡をご確認ください）",
+}
+#: a code identity does not know (yet): the customer still learns there is a reason
+UNKNOWN_REJECTION_REASON = (
+    "ご提出書類に不備がありました（詳しくはサポートセンターへお問い合わせください）"
+)
+
+SCREENED_SERVICES = "審査が必要なサービス（ユニーク・電話番号・月額サービス）"
+RESUBMIT_WHERE = "「アカウント情報 → 身分証明書アップロード」"
+
+
+def japanese_date(value: date) -> str:
+    """``2028-05-31`` → ``2028年5月31日``."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def rejection_reasons(codes: Sequence[str]) -> list[str]:
+    """kyc's reason codes in Japanese, in their order, each text once (none: the fallback)."""
+    texts = [REJECTION_REASONS.get(code, UNKNOWN_REJECTION_REASON) for code in codes]
+    return list(dict.fromkeys(texts)) or [UNKNOWN_REJECTION_REASON]
+
+
+def screening_approved_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
+    validity = ""
+    if event.valid_until is not None:
+        valid_until = japanese_date(date.fromisoformat(event.valid_until))
+        validity = (
+            f"有効期限: {valid_until}\n"
+            "（有効期限を過ぎると、あらためて書類のご提出と審査が必要になります）\n\n"
+        )
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "いつもクラウドPBXをご利用いただき、誠にありがとうございます。\n"
+        "ご提出いただいた身分証明書の審査が完了し、承認されました。\n\n"
+        f"{validity}"
+        f"これにより、{SCREENED_SERVICES}をご利用いただけるようになりました。\n"
+        "ログインのうえ、ご注文・お手続きをお進めください。\n"
+        f"ログインURL: {login_url}\n\n"
+        "本メールは送信専用です。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(
+        to=account.email, subject=SCREENING_APPROVED_SUBJECT, body=body, message_id=message_id
+    )
+
+
+def screening_rejected_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
+    reasons = "".join(f"・{text}\n" for text in rejection_reasons(event.reasons))
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "いつもクラウドPBXをご利用いただき、誠にありがとうございます。\n"
+        "ご提出いただいた身分証明書を審査いたしましたが、"
+        "以下の理由により承認できませんでした。\n\n"
+        "【理由】\n"
+        f"{reasons}\n"
+        "お手数ですが、ログインのうえ"
+        f"{RESUBMIT_WHERE}から書類を再提出してください。\n"
+        "再提出いただいた書類をあらためて審査いたします。\n"
+        f"ログインURL: {login_url}\n\n"
+        f"審査が完了するまで、{SCREENED_SERVICES}はご利用いただけません。\n"
+        "本メールは送信専用です。ご不明な点はサポートセンターまでお問い合わせください。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(
+        to=account.email, subject=SCREENING_REJECTED_SUBJECT, body=body, message_id=message_id
+    )
+
+
+def screening_decision_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
+    if event.decision == "approved":
+        return screening_approved_mail(account, event, login_url, message_id)
+    return screening_rejected_mail(account, event, login_url, message_id)
+
+
 class IdentityMailer(LogFollower):
     def __init__(
         self,
@@ -124,6 +210,9 @@ class IdentityMailer(LogFollower):
         if isinstance(event, Account.LowBalanceNoticeRequested):  # type: ignore[attr-defined]
             account = self.identity.get_account(event.originator_id)
             return [low_balance_mail(account, event, self.login_url, message_id)]
+        if isinstance(event, Account.ScreeningDecisionNoticeRequested):  # type: ignore[attr-defined]
+            account = self.identity.get_account(event.originator_id)
+            return [screening_decision_mail(account, event, self.login_url, message_id)]
         return []
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:

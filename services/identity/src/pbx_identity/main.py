@@ -75,8 +75,11 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         wallet_notices = await consumers.subscribe_wallet_notices(
             infra.bus, application, settings.queue_prefix
         )
+        kyc_decisions = await consumers.subscribe_kyc_decisions(
+            infra.bus, application, settings.queue_prefix
+        )
         # before wire_edge's hooks: deliveries stop before the application closes
-        runtime.on_stop.append(wallet_notices.cancel)
+        runtime.on_stop.extend([wallet_notices.cancel, kyc_decisions.cancel])
 
         pool = await wire_edge(infra, runtime, edge, application, relay)
         web.state.login_throttle = LoginThrottle(MemoryFailureStore())

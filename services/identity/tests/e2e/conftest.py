@@ -1,12 +1,12 @@
 """Fixtures for identity's login, account-page and notice flow tests (test_identity_auth_*,
-test_identity_account_page_*, test_identity_wallet_notices).
+test_identity_account_page_*, test_identity_wallet_notices, test_identity_kyc_notices).
 
 ``identity_system`` runs the identity service built by ``pbx_identity.main.build`` on the
 ``stack`` (in-process bus, or real PostgreSQL + RabbitMQ), drives it over HTTP with an
 ASGI transport whose peer is 127.0.0.1 (a trusted proxy, so ``X-Forwarded-For`` sets the
 client address), consumes identity's integration events from the bus and reads the mails
-from the maildir. Identity's wallet-notice queue gets a name of its own per test (a
-shared broker must not hand one test's messages to another test's service). With
+from the maildir. Identity's wallet-notice and kyc-decision queues get names of their own
+per test (a shared broker must not hand one test's messages to another test's service). With
 ``--import-mode=importlib`` tests cannot import helpers from here, so the helpers are
 methods of the object the fixture yields.
 
@@ -321,9 +321,10 @@ async def identity_system(
         )
     else:
         assert password_hashing == "production"
-    # identity's own queue, per test (the stack's queue prefix): tests on a shared broker
+    # identity's own queues, per test (the stack's queue prefix): tests on a shared broker
     # must not take each other's messages
     wallet_notices = stack.settings.queue_prefix + pbx_identity.consumers.WALLET_NOTICES
+    kyc_decisions = stack.settings.queue_prefix + pbx_identity.consumers.KYC_DECISIONS
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):
@@ -334,5 +335,7 @@ async def identity_system(
             yield system
     if stack.kind == "real":
         await delete_exchange(
-            stack.settings.amqp_url, stack.settings.exchange, (system.queue, wallet_notices)
+            stack.settings.amqp_url,
+            stack.settings.exchange,
+            (system.queue, wallet_notices, kyc_decisions),
         )

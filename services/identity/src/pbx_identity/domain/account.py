@@ -10,6 +10,7 @@ registrations race.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -221,6 +222,48 @@ class Account(Aggregate):
         self, notice_id: str, balance: int, threshold: int, occurred_at: datetime
     ) -> None:
         self.last_low_balance_notice = notice_id
+
+    #: the screening decision (kyc event) last noted (a class default, as above)
+    last_screening_decision_notice: str | None = None
+
+    def request_screening_decision_notice(
+        self,
+        notice_id: str,
+        decision: str,
+        review_id: str,
+        revision: int,
+        decided_at: datetime,
+        valid_until: str | None = None,
+        reasons: Sequence[str] = (),
+    ) -> None:
+        """The screening (審査) of the account was decided: the customer is to be told by
+        mail (kyc holds no address). ``decision`` is "approved" (``valid_until``: ISO date
+        or None for no end) or "rejected" (``reasons``: kyc's reason codes). The same kyc
+        event is noted once."""
+        if decision not in SCREENING_DECISIONS:
+            raise ValueError(f"unknown screening decision {decision!r}")
+        if notice_id == self.last_screening_decision_notice:
+            return
+        self._screening_decision_notice_requested(
+            notice_id, decision, review_id, revision, decided_at, valid_until, list(reasons)
+        )
+
+    @event("ScreeningDecisionNoticeRequested")
+    def _screening_decision_notice_requested(
+        self,
+        notice_id: str,
+        decision: str,
+        review_id: str,
+        revision: int,
+        decided_at: datetime,
+        valid_until: str | None,
+        reasons: list[str],
+    ) -> None:
+        self.last_screening_decision_notice = notice_id
+
+
+#: what a screening decision notice tells the customer
+SCREENING_DECISIONS = ("approved", "rejected")
 
 
 def contractor_address(c: dict[str, Any]) -> dict[str, Any]:
