@@ -18,6 +18,7 @@ from pbx_kyc.application import Decide, KycService, UploadDocument
 from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.projections import ReviewIndex
+from pbx_kyc.scanner import require_clean
 from pbx_kyc.uploads import UploadRefused, inspect, read_limited, safe_filename
 
 router = APIRouter(tags=["kyc"])
@@ -26,7 +27,7 @@ CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
 ReviewerDep = Annotated[Caller, Depends(require_roles("reviewer"))]
 _OWNER = problem_responses(401, 403, 404, s404="no review (yet) or no such document of yours")
 _UPLOAD = problem_responses(
-    401, 403, 404, 409, 413, s409="the review is with a reviewer or approved"
+    401, 403, 404, 409, 413, 415, s409="the review is with a reviewer or approved"
 )
 _REVIEWER = problem_responses(
     401, 403, 404, 409, s403="not a reviewer, or the reviewer's own account"
@@ -123,6 +124,24 @@ class RejectIn(BaseModel):
     )
 
 
+#: a browser sends the file's own name; a path, a control character or a very long
+#: name is an attack or a broken client, refused before anything is read
+_MAX_FILENAME = 255
+
+
+def check_filename(name: str | None) -> None:
+    if not name:
+        return
+    if (
+        len(name) > _MAX_FILENAME
+        or "/" in name
+        or "\\" in name
+        or ".." in name
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+    ):
+        raise UploadRefused("invalid_filename")
+
+
 def review_out(app: KycService, review: KycReview) -> ReviewOut:
     evaluation = app.evaluation(review)
     return ReviewOut(
@@ -178,12 +197,13 @@ async def upload_document(
             yield chunk
 
     try:
+        check_filename(file.filename)
         data = await read_limited(chunks())
+        # the original bytes are scanned before anything else touches them
+        await anyio.to_thread.run_sync(require_clean, app.scanner, data)
         inspected = await anyio.to_thread.run_sync(inspect, data, file.content_type, file.filename)
     except UploadRefused as exc:
-        raise RuleViolationError(
-            exc.message_ja, errors=[FieldProblem("file", exc.code, exc.message_ja)]
-        ) from None
+        raise errors.UploadRefusedError(exc.code, exc.message_ja, exc.status) from None
     if document_type in CARDS and side is None:
         side = "front"
     document_id = await anyio.to_thread.run_sync(

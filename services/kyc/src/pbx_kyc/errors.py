@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbx_kit.problems import DomainError, NotFoundError, RuleViolationError
+from pbx_kit.problems import DomainError, FieldProblem, NotFoundError, RuleViolationError
 from pbx_kyc.domain import review as domain
 
 
@@ -28,6 +28,18 @@ class ForbiddenDocumentError(RuleViolationError):
         "マイナンバーカードの裏面（個人番号の記載面）はお受けできません。"
         "表面のみをアップロードしてください。"
     )
+
+
+class UploadRefusedError(RuleViolationError):
+    """Raised when an upload fails a check (type, size, content, scanner); nothing is stored."""
+
+    def __init__(self, code: str, message_ja: str, status: int = 422) -> None:
+        super().__init__(message_ja, errors=[FieldProblem("file", code, message_ja)])
+        self.code = code
+        self.status = status
+        self.title = {413: "Content Too Large", 415: "Unsupported Media Type"}.get(
+            status, "Unprocessable Content"
+        )
 
 
 class ReviewNotOpenError(DomainError):

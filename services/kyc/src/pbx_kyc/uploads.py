@@ -67,6 +67,7 @@ RefusalCode = Literal[
     "pdf_encrypted",
     "pdf_too_many_pages",
     "malware_detected",
+    "invalid_filename",
 ]
 
 MESSAGES_JA: Final[dict[RefusalCode, str]] = {
@@ -105,6 +106,7 @@ MESSAGES_JA: Final[dict[RefusalCode, str]] = {
     "pdf_too_many_pages": (
         "PDF のページ数が多すぎます（20 ページまで）。必要なページだけをアップロードしてください。"
     ),
+    "invalid_filename": "ファイル名に使えない文字が含まれているか、長すぎます（255文字まで）。",
     "malware_detected": (
         "ファイルからウイルスなどの有害な内容が検出されたため受け付けられません。"
         "お使いの端末をご確認のうえ、別のファイルをアップロードしてください。"
