@@ -82,6 +82,9 @@ class ReviewOut(BaseModel):
     reasons: list[str] = Field(description="reason codes of the last rejection")
     valid_until: date | None
     public_notice_url: str
+    verification_method: Literal["document_upload"] = Field(
+        description="how identity is verified (a setting)"
+    )
 
 
 class QueueItemOut(BaseModel):
@@ -174,6 +177,7 @@ def review_out(app: KycService, review: KycReview) -> ReviewOut:
         reasons=list(review.reasons),
         valid_until=review.valid_until,
         public_notice_url=review.public_notice_url,
+        verification_method=app.verification_method,  # type: ignore[arg-type]
     )
 
 

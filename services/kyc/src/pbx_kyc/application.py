@@ -85,6 +85,8 @@ class KycService(ServiceApplication):
         self.vault = vault
         self.scanner = scanner
         self.clock = clock
+        #: how identity is verified (``PBX_KYC_VERIFICATION_METHOD``)
+        self.verification_method = "document_upload"
 
     def today(self) -> date:
         return self.clock().astimezone(JST).date()

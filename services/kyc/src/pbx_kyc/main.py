@@ -21,13 +21,12 @@ from pbx_kyc.application import KycService, utc_now
 from pbx_kyc.integration import KycMapping
 from pbx_kyc.projections import ReviewIndex
 from pbx_kyc.scanner import EicarFakeScanner, Scanner
+from pbx_kyc.settings import KycSettings
 from pbx_kyc.uploads import MAX_UPLOAD_BYTES
 from pbx_kyc.vault import DocumentVault
 
 SERVICE = "kyc"
 ACCOUNTS_QUEUE = "kyc.accounts"
-#: seconds between looks for approvals past their documents' validity
-EXPIRY_INTERVAL = 60.0
 
 log = structlog.get_logger("pbx.kyc")
 
@@ -52,7 +51,9 @@ def build(
     infra: Infrastructure,
     scanner: Scanner | None = None,
     clock: Callable[[], datetime] = utc_now,
+    settings: KycSettings | None = None,
 ) -> ServiceRuntime:
+    kyc_settings = settings or KycSettings()
     edge = Edge()
     web = create_app(
         SERVICE,
@@ -69,6 +70,7 @@ def build(
     async def start() -> None:
         application = await anyio.to_thread.run_sync(make_application, infra, scanner, clock)
         web.state.application = application
+        application.verification_method = kyc_settings.verification_method
         install_auth(web, infra.token_verifier())
         index = ReviewIndex(application)
         await index.drain()
@@ -83,7 +85,7 @@ def build(
                         await anyio.to_thread.run_sync(application.expire_review, review_id)
                 except Exception as exc:
                     log.warning("approval_expiry_failed", error=repr(exc))
-                await asyncio.sleep(EXPIRY_INTERVAL)
+                await asyncio.sleep(kyc_settings.expiry_interval)
 
         runtime.loops.extend([relay.run, index.run, expire_approvals])
         web.state.expire_approvals_once = lambda: [
