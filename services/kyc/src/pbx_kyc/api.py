@@ -25,6 +25,7 @@ router = APIRouter(tags=["kyc"])
 
 CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
 ReviewerDep = Annotated[Caller, Depends(require_roles("reviewer"))]
+ReaderDep = Annotated[Caller, Depends(require_roles("reviewer", "customer"))]
 _OWNER = problem_responses(401, 403, 404, s404="no review (yet) or no such document of yours")
 _UPLOAD = problem_responses(
     401, 403, 404, 409, 413, 415, s409="the review is with a reviewer or approved"
@@ -300,10 +301,21 @@ def _reviewable(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
     return review
 
 
+def _visible(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
+    """A reviewer sees any review but their own account's; a customer only their own
+    (anyone else's is 404, as if it did not exist)."""
+    if caller.has_role("reviewer"):
+        return _reviewable(app, review_id, caller)
+    review = app.get_review(review_id)
+    if str(review.account_id) != caller.subject:
+        raise errors.ReviewNotFoundError
+    return review
+
+
 @router.get("/reviews/{review_id}", response_model=ReviewOut, responses=_REVIEWER)
-def read_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
-    """A review with its documents (reviewer)."""
-    return review_out(app, _reviewable(app, review_id, caller))
+def read_review(review_id: UUID, caller: ReaderDep, app: KycDep) -> ReviewOut:
+    """A review with its documents (a reviewer; a customer sees only their own)."""
+    return review_out(app, _visible(app, review_id, caller))
 
 
 @router.get(
@@ -312,10 +324,10 @@ def read_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
     responses={**_FILE, **_REVIEWER},
 )
 def download_document(
-    review_id: UUID, document_id: UUID, caller: ReviewerDep, app: KycDep
+    review_id: UUID, document_id: UUID, caller: ReaderDep, app: KycDep
 ) -> Response:
-    """A document of a review, as an attachment (reviewer)."""
-    review = _reviewable(app, review_id, caller)
+    """A document of a review, as an attachment (a reviewer; a customer only their own)."""
+    review = _visible(app, review_id, caller)
     if str(document_id) not in review.documents:
         raise errors.DocumentNotFoundError
     doc = review.documents[str(document_id)]
