@@ -17,13 +17,14 @@ from pbx_events.contracts import IntegrationEvent, contract
 DocumentType = Literal[
     "drivers_license",
     "passport",
-    "foreign_resident_card",
+    "residence_card",
     "my_number_card",
     "health_insurance_card",
     "residence_certificate",
-    "basic_resident_register_card",
+    "resident_register_card",
     "utility_receipt",
-    "registry_copy",
+    "corporate_registry",
+    "representative_id",
 ]
 
 

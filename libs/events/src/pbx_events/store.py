@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -36,6 +38,9 @@ from psycopg.sql import SQL, Identifier
 from pbx_events import context
 
 META_KEY = "_pbx_meta"
+
+A = TypeVar("A", bound=MutableOrImmutableAggregate[Any])
+T = TypeVar("T")
 
 
 class DateAsISO(Transcoding):
@@ -242,6 +247,26 @@ class ServiceApplication(Application[Any]):
         if self.env.get("PERSISTENCE_MODULE", "") in ("", "eventsourcing.popo"):
             return PerMessagePOPOProcessRecorder()
         return self.factory.process_recorder()
+
+    def change(
+        self,
+        load: Callable[[], A],
+        decide: Callable[[A], T],
+        also: Callable[[], Sequence[Any]] = tuple,
+        attempts: int = 100,
+    ) -> T:
+        """Load, decide, save with optimistic concurrency: after a lost race (another
+        writer saved the aggregate first) load the new version and decide again."""
+        for attempt in range(attempts):
+            aggregate = load()
+            result = decide(aggregate)
+            try:
+                self.save(aggregate, *also())
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                continue
+            return result
+        raise RuntimeError(f"{type(self).__name__}: gave up after {attempts} lost races")
 
     def save_tracked(
         self,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_kit.auth import Caller, require_roles
+from pbx_kit.phones import parse_japanese_fixed_line
 from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_kyc import errors
 from pbx_kyc.application import Decide, KycService, UploadDocument
@@ -35,6 +36,7 @@ _REVIEWER = problem_responses(
 )
 
 STATUS_NAMES = {"draft": "pending"}
+URL_PATTERN = r"^https?://[^\s/$.?#][^\s]{2,2000}$"
 
 
 def get_app(request: Request) -> KycService:
@@ -104,7 +106,7 @@ class UploadedOut(BaseModel):
 class PublicNoticeIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]{2,2000}$", max_length=2048)
+    url: str = Field(pattern=URL_PATTERN, max_length=2048)
 
 
 class RejectIn(BaseModel):
@@ -194,8 +196,32 @@ async def upload_document(
     side: Annotated[Side | None, Form()] = None,
     issued_on: Annotated[date | None, Form()] = None,
     expires_on: Annotated[date | None, Form()] = None,
+    website_url: Annotated[
+        str | None,
+        Form(
+            pattern=URL_PATTERN,
+            max_length=2048,
+            description="corporations: the website or public notice",
+        ),
+    ] = None,
+    fixed_phone: Annotated[
+        str | None,
+        Form(max_length=40, description="corporations: a fixed phone number (0AB-J)"),
+    ] = None,
 ) -> UploadedOut:
-    """Upload an identity document (identified by its content; images are re-encoded)."""
+    """Upload an identity document (identified by its content; images are re-encoded);
+    corporations may give their website and fixed phone with it."""
+    if fixed_phone is not None and parse_japanese_fixed_line(fixed_phone) is None:
+        raise RuleViolationError(
+            errors=[
+                FieldProblem(
+                    "fixed_phone",
+                    "fixed_line_required",
+                    "固定電話番号（市外局番から始まる10桁）を入力してください。"
+                    "携帯電話・IP電話・フリーダイヤル等は使用できません。",
+                )
+            ]
+        )
 
     async def chunks() -> AsyncIterator[bytes]:
         while chunk := await file.read(64 * 1024):
@@ -224,6 +250,10 @@ async def upload_document(
             display_name=safe_filename(file.filename),
         ),
     )
+    if website_url is not None:
+        await anyio.to_thread.run_sync(app.set_public_notice, caller.subject_uuid, website_url)
+    if fixed_phone is not None:
+        await anyio.to_thread.run_sync(app.give_fixed_phone, caller.subject_uuid)
     review = await anyio.to_thread.run_sync(app.review_of, caller.subject_uuid)
     return UploadedOut(document_id=document_id, review=review_out(app, review))
 
@@ -290,13 +320,13 @@ def review_queue(
             submitted_at=r.submitted_at,
         )
         for r in index.with_status(status)
-        if str(r.account_id) != caller.subject  # never one's own account
+        if r.account_id != caller.subject_uuid  # never one's own account
     ]
 
 
 def _reviewable(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
     review = app.get_review(review_id)
-    if str(review.account_id) == caller.subject:
+    if review.account_id == caller.subject_uuid:
         raise errors.OwnAccountError
     return review
 
@@ -307,7 +337,7 @@ def _visible(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
     if caller.has_role("reviewer"):
         return _reviewable(app, review_id, caller)
     review = app.get_review(review_id)
-    if str(review.account_id) != caller.subject:
+    if review.account_id != caller.subject_uuid:
         raise errors.ReviewNotFoundError
     return review
 
@@ -338,14 +368,14 @@ def download_document(
 def claim_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
     """Take a submitted review (reviewer)."""
     _reviewable(app, review_id, caller)
-    return review_out(app, app.claim_review(review_id, caller.subject))
+    return review_out(app, app.claim_review(review_id, str(caller.subject_uuid)))
 
 
 @router.post("/reviews/{review_id}/approve", response_model=ReviewOut, responses=_REVIEWER)
 def approve_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
     """Approve (reviewer); valid until the earliest validity of the documents."""
     _reviewable(app, review_id, caller)
-    return review_out(app, app.approve_review(Decide(review_id, caller.subject)))
+    return review_out(app, app.approve_review(Decide(review_id, str(caller.subject_uuid))))
 
 
 @router.post("/reviews/{review_id}/reject", response_model=ReviewOut, responses=_REVIEWER)
@@ -365,7 +395,7 @@ def reject_review(review_id: UUID, body: RejectIn, caller: ReviewerDep, app: Kyc
         app.reject_review(
             Decide(
                 review_id,
-                caller.subject,
+                str(caller.subject_uuid),
                 tuple(body.reasons),
                 tuple(body.documents.items()),
             )

@@ -8,8 +8,6 @@ load → decide → save, decided again after a lost race.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,7 +16,6 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
@@ -104,19 +101,13 @@ class KycService(ServiceApplication):
         return self.get_review(KycReview.create_id(account_id))
 
     def _change(self, review_id: UUID, decide: Callable[[KycReview], T]) -> T:
-        for attempt in range(MAX_ATTEMPTS):
-            review = self.get_review(review_id)
+        def deciding(review: KycReview) -> T:
             try:
-                result = decide(review)
+                return decide(review)
             except domain.ReviewError as exc:
                 raise errors.from_domain(exc) from None
-            try:
-                self.save(review)
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                continue
-            return result
-        raise RuntimeError(f"review {review_id}: gave up after {MAX_ATTEMPTS} lost races")
+
+        return self.change(lambda: self.get_review(review_id), deciding, attempts=MAX_ATTEMPTS)
 
     # -- the rules ----------------------------------------------------------------
 
@@ -189,7 +180,12 @@ class KycService(ServiceApplication):
                 uploaded_at,
             )
 
-        self._change(review_id, add)
+        try:
+            self._change(review_id, add)
+        except BaseException:
+            # the review moved on meanwhile (a reviewer claimed it): no file without a record
+            self.vault.delete(cmd.account_id, document_id)
+            raise
         verdict = self.scanner.scan(cmd.content)
 
         def scanned(review: KycReview) -> None:
@@ -204,6 +200,16 @@ class KycService(ServiceApplication):
 
         def decide(review: KycReview) -> KycReview:
             review.set_public_notice(url)
+            self._submit_if_complete(review)
+            return review
+
+        return self._change(KycReview.create_id(account_id), decide)
+
+    def give_fixed_phone(self, account_id: UUID) -> KycReview:
+        """A corporation's fixed phone number (already checked to be one); rules again."""
+
+        def decide(review: KycReview) -> KycReview:
+            review.give_fixed_phone()
             self._submit_if_complete(review)
             return review
 

@@ -23,6 +23,9 @@ class DocumentNotFoundError(NotFoundError):
 class ForbiddenDocumentError(RuleViolationError):
     """Raised for a My Number card's back side: it is never accepted nor stored."""
 
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("side", self.code, self.message_ja)])
+
     code = "forbidden_document"
     message_ja = (
         "マイナンバーカードの裏面（個人番号の記載面）はお受けできません。"

@@ -93,6 +93,10 @@ class DocumentVault:
         except InvalidTag:
             raise DocumentUnreadableError("the file does not decrypt") from None
 
+    def delete(self, account_id: UUID, document_id: UUID) -> None:
+        """Remove one file (an upload that could not be recorded)."""
+        self._file_path(account_id, document_id).unlink(missing_ok=True)
+
     def shred(self, account_id: UUID) -> None:
         """Delete the account's data key: every file of the account becomes unreadable."""
         with self._lock:

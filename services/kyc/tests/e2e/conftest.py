@@ -6,7 +6,8 @@ import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,7 +64,10 @@ class Screening:
         return [m for m in self.seen if m.type == f"kyc.{name}.v1"]
 
     async def register(
-        self, contractor_type: str = "individual", email_domain_class: str = "business"
+        self,
+        contractor_type: str = "individual",
+        email_domain_class: str = "business",
+        fixed_line: bool = True,
     ) -> uuid.UUID:
         account_id = uuid.uuid4()
         self._position += 1
@@ -72,7 +76,7 @@ class Screening:
             login_id="PBX" + str(account_id.int)[:8],
             contractor_type=contractor_type,  # type: ignore[arg-type]
             email_domain_class=email_domain_class,  # type: ignore[arg-type]
-            screening_phone_is_fixed_line=True,
+            screening_phone_is_fixed_line=fixed_line,
             registered_at=self.clock(),
         )
         message = to_message(
@@ -110,6 +114,27 @@ class Screening:
             files={"file": (filename, content if content is not None else jpeg(), content_type)},
             headers=self.auth(account_id),
         )
+
+    async def licence(self, account_id: uuid.UUID, content: bytes | None = None) -> httpx.Response:
+        """A valid driver's licence (front): alone a complete set for an individual."""
+        today = self.app.today()
+        return await self.upload(
+            account_id,
+            "drivers_license",
+            content,
+            side="front",
+            issued_on=str(today - timedelta(days=400)),
+            expires_on=str(today + timedelta(days=500)),
+        )
+
+    @property
+    def vault_root(self) -> Path:
+        return Path(self.infra.settings.data_dir) / "kyc"
+
+    def vault_files(self, account_id: uuid.UUID) -> list[Path]:
+        """Every file (temporary ones included) under the account's document directory."""
+        folder = self.vault_root / "files" / str(account_id)
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
     async def my_review(self, account_id: uuid.UUID) -> dict[str, Any]:
         reply = await self.client.get("/reviews/me", headers=self.auth(account_id))

@@ -34,11 +34,11 @@ V2024_12 = rule_set_for(date(2024, 12, 2))
 V2025_12 = rule_set_for(date(2025, 12, 1))
 CURRENT = rule_set_for(TODAY)
 
-ONE_DOCUMENT_IDS = ["drivers_license", "passport", "foreign_resident_card", "my_number_card"]
+ONE_DOCUMENT_IDS = ["drivers_license", "passport", "residence_card", "my_number_card"]
 SUPPORTING = [
     "health_insurance_card",
     "residence_certificate",
-    "basic_resident_register_card",
+    "resident_register_card",
     "utility_receipt",
 ]
 #: a passport issued before 2020-02-01 still has the address field
@@ -72,7 +72,7 @@ def doc(
                 "health_insurance_card",
                 "residence_certificate",
                 "utility_receipt",
-                "registry_copy",
+                "corporate_registry",
             }
             else today + timedelta(days=700)
         )
@@ -200,8 +200,8 @@ def test_malformed_rule_data_is_refused_when_loaded(
 
 def test_a_message_the_evaluation_needs_must_be_in_the_data() -> None:
     data = _packaged()
-    del data["messages"]["registry_copy_required"]  # type: ignore[attr-defined]
-    with pytest.raises(RuleDataError, match="registry_copy_required"):
+    del data["messages"]["corporate_registry_required"]  # type: ignore[attr-defined]
+    with pytest.raises(RuleDataError, match="corporate_registry_required"):
         parse_rule_sets(json.dumps(data, ensure_ascii=False))
 
 
@@ -392,20 +392,20 @@ def test_an_approval_resting_on_a_paper_health_insurance_card_ends_on_2025_11_30
     ("day", "accepted"),
     [(date(2025, 12, 15), True), (date(2025, 12, 31), True), (date(2026, 1, 1), False)],
 )
-def test_the_basic_resident_register_card_is_withdrawn_from_2026(day: date, accepted: bool) -> None:
-    card = doc("basic_resident_register_card", today=day, expires_on=date(2027, 5, 1))
+def test_the_resident_register_card_is_withdrawn_from_2026(day: date, accepted: bool) -> None:
+    card = doc("resident_register_card", today=day, expires_on=date(2027, 5, 1))
     result = check(V2025_12, person(), [card, doc("utility_receipt", today=day)], day)
     assert result.complete is accepted
     if accepted:
         assert result.valid_until == date(2025, 12, 31)
     else:
-        assert problem_codes(result, card) == ["basic_resident_register_card_abolished"]
+        assert problem_codes(result, card) == ["resident_register_card_abolished"]
         assert "2026年1月1日以降" in result.document_problems[card.document_id][0].message_ja
 
 
-def test_the_basic_resident_register_card_still_counts_under_the_earlier_sets() -> None:
+def test_the_resident_register_card_still_counts_under_the_earlier_sets() -> None:
     day = date(2026, 1, 5)
-    card = doc("basic_resident_register_card", today=day)
+    card = doc("resident_register_card", today=day)
     result = check(V2024_12, person(), [card, doc("utility_receipt", today=day)], day)
     assert result.complete
 
@@ -434,7 +434,7 @@ def test_a_passport_issued_since_2020_02_01_needs_an_address_document(
         ("residence_certificate", True),
         ("utility_receipt", True),
         ("health_insurance_card", False),  # handwritten address: not an address document
-        ("basic_resident_register_card", False),
+        ("resident_register_card", False),
     ],
 )
 def test_which_documents_prove_the_address_next_to_a_new_passport(
@@ -485,7 +485,7 @@ def test_a_licence_back_alone_asks_for_the_front() -> None:
 
 
 def test_a_card_without_a_side_is_refused() -> None:
-    card = doc("foreign_resident_card", side=None)
+    card = doc("residence_card", side=None)
     result = check(CURRENT, person(), [card])
     assert not result.complete
     assert problem_codes(result, card) == ["side_missing"]
@@ -509,7 +509,7 @@ def test_only_pending_and_approved_documents_count(status: str, counts: bool) ->
 def test_valid_until_is_the_earliest_expiry_of_the_documents_that_made_the_set() -> None:
     day = date(2025, 6, 15)
     card = doc("health_insurance_card", today=day, expires_on=date(2026, 3, 31))
-    juki = doc("basic_resident_register_card", today=day, expires_on=date(2025, 9, 30))
+    juki = doc("resident_register_card", today=day, expires_on=date(2025, 9, 30))
     result = check(V2024_04, person(), [card, juki], day)
     assert result.complete
     assert result.valid_until == date(2025, 9, 30)
@@ -548,7 +548,7 @@ def licence_both_sides(expires_on: date = TODAY + timedelta(days=700)) -> list[D
 
 
 def complete_business_set() -> list[DocumentFacts]:
-    return [doc("registry_copy"), *licence_both_sides()]
+    return [doc("corporate_registry"), *licence_both_sides()]
 
 
 @pytest.mark.parametrize("contractor_type", BUSINESSES)
@@ -556,9 +556,11 @@ def complete_business_set() -> list[DocumentFacts]:
     "documents",
     [
         pytest.param(complete_business_set, id="licence both sides"),
-        pytest.param(lambda: [doc("registry_copy"), doc("passport")], id="passport with address"),
         pytest.param(
-            lambda: [doc("registry_copy", issued_on=months_before(TODAY, 3)), doc("passport")],
+            lambda: [doc("corporate_registry"), doc("passport")], id="passport with address"
+        ),
+        pytest.param(
+            lambda: [doc("corporate_registry", issued_on=months_before(TODAY, 3)), doc("passport")],
             id="registry copy exactly 3 months old",
         ),
     ],
@@ -584,15 +586,18 @@ CORPORATE_GAPS = [
     (
         "registry copy missing",
         {},
-        lambda: _without("registry_copy"),
-        "registry_copy_required",
+        lambda: _without("corporate_registry"),
+        "corporate_registry_required",
         "発行から3か月以内の登記簿謄本",
     ),
     (
         "registry copy too old",
         {},
-        lambda: [*_without("registry_copy"), doc("registry_copy", issued_on=date(2025, 12, 14))],
-        "registry_copy_not_valid",
+        lambda: [
+            *_without("corporate_registry"),
+            doc("corporate_registry", issued_on=date(2025, 12, 14)),
+        ],
+        "corporate_registry_not_valid",
         "3か月以内",
     ),
     (
@@ -687,7 +692,7 @@ def test_every_business_gap_at_once_is_listed() -> None:
     applicant = business("telemarketing", email="carrier", fixed=False, notice=False)
     result = check(CURRENT, applicant, [])
     assert codes(result) == [
-        "registry_copy_required",
+        "corporate_registry_required",
         "representative_id_required",
         "public_notice_missing",
         "screening_phone_not_fixed_line",
@@ -697,19 +702,19 @@ def test_every_business_gap_at_once_is_listed() -> None:
 
 def test_a_new_passport_is_flagged_on_the_document_for_a_business() -> None:
     passport = doc("passport", issued_on=NEW_PASSPORT_ISSUED)
-    result = check(CURRENT, business(), [doc("registry_copy"), passport])
+    result = check(CURRENT, business(), [doc("corporate_registry"), passport])
     assert problem_codes(result, passport) == ["passport_without_address"]
 
 
-def test_a_too_old_registry_copy_is_flagged_on_the_document() -> None:
-    registry = doc("registry_copy", issued_on=date(2025, 12, 14))
+def test_a_too_old_corporate_registry_is_flagged_on_the_document() -> None:
+    registry = doc("corporate_registry", issued_on=date(2025, 12, 14))
     result = check(CURRENT, business(), [registry, *licence_both_sides()])
     assert problem_codes(result, registry) == ["issued_too_long_ago"]
 
 
 def test_a_business_approval_ends_with_the_representative_licence() -> None:
     documents = [
-        doc("registry_copy"),
+        doc("corporate_registry"),
         doc("drivers_license", "front", expires_on=date(2027, 8, 1)),
         doc("drivers_license", "back", expires_on=date(2027, 8, 1)),
     ]

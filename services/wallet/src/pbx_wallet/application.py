@@ -9,9 +9,7 @@ lock, so the retries are for other processes.
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -19,7 +17,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
@@ -106,16 +103,7 @@ class WalletService(ServiceApplication):
     ) -> T:
         """Load (or open) the wallet, decide, save; decide again after a lost race."""
         with self._locks[hash(account_id) % len(self._locks)]:
-            for attempt in range(MAX_ATTEMPTS):
-                wallet = self._load_or_open(account_id)
-                result = decide(wallet)
-                try:
-                    self.save(wallet, *also())
-                except IntegrityError:
-                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                    continue
-                return result
-        raise RuntimeError(f"wallet {account_id}: gave up after {MAX_ATTEMPTS} lost races")
+            return self.change(lambda: self._load_or_open(account_id), decide, also, MAX_ATTEMPTS)
 
     # -- wallets ------------------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
+
+from pbx_kit.phones import is_japanese_fixed_line
 
 from ._width import fold_digit_field
 from .errors import RuleViolation
@@ -13,24 +15,6 @@ from .errors import RuleViolation
 _MAX_INPUT_LENGTH = 32
 _FOLD_SYMBOLS = str.maketrans({"＋": "+", "（": "(", "）": ")", "\u3000": " "})
 _ALLOWED = re.compile(r"\A\+?[0-9() -]+\Z")  # '+' only in front, as in +81 3 1234 5678
-
-# National prefixes that are never a fixed line (0AB-J), whatever the metadata says:
-# M2M, IP, mobile/PHS, free dial, navi dial, premium, and other non-geographic services.
-NON_FIXED_LINE_PREFIXES = (
-    "020",
-    "050",
-    "060",
-    "070",
-    "080",
-    "090",
-    "0120",
-    "0800",
-    "0570",
-    "0990",
-    "0180",
-    "0170",
-    "0910",
-)
 
 INVALID_PHONE = "invalid_phone"
 INVALID_PHONE_MESSAGE = (
@@ -54,13 +38,7 @@ def normalize_screening_phone(value: str) -> str:
     Mobile, IP, M2M, free dial, navi dial and premium numbers raise ``fixed_line_required``.
     """
     number = _parse_valid(value)
-    national = "0" + phonenumbers.national_significant_number(number)
-    if (
-        number.country_code != 81
-        or phonenumbers.number_type(number) != PhoneNumberType.FIXED_LINE
-        or len(national) != 10
-        or national.startswith(NON_FIXED_LINE_PREFIXES)
-    ):
+    if not is_japanese_fixed_line(number):
         raise RuleViolation(FIXED_LINE_REQUIRED, FIXED_LINE_REQUIRED_MESSAGE)
     return _e164(number)
 

@@ -12,36 +12,39 @@ from typing import Literal
 DocumentType = Literal[
     "drivers_license",
     "passport",
-    "foreign_resident_card",
+    "residence_card",
     "my_number_card",
     "health_insurance_card",
     "residence_certificate",
-    "basic_resident_register_card",
+    "resident_register_card",
     "utility_receipt",
-    "registry_copy",
+    "corporate_registry",
+    "representative_id",
 ]
 Side = Literal["front", "back"]
 
 DOCUMENT_NAMES: dict[str, str] = {
     "drivers_license": "運転免許証",
     "passport": "パスポート",
-    "foreign_resident_card": "外国人登録証明書",
+    "residence_card": "外国人登録証明書",
     "my_number_card": "マイナンバーカード（表面）",
     "health_insurance_card": "健康保険証",
     "residence_certificate": "住民票",
-    "basic_resident_register_card": "住民基本台帳カード",
+    "resident_register_card": "住民基本台帳カード",
     "utility_receipt": "公共料金の領収書",
-    "registry_copy": "登記簿謄本（履歴事項全部証明書）",
+    "corporate_registry": "登記簿謄本（履歴事項全部証明書）",
+    "representative_id": "代表者の顔写真付き本人確認書類",
 }
 
 #: documents that are cards (a side is given); the others are single sheets
 CARDS = frozenset(
     {
         "drivers_license",
-        "foreign_resident_card",
+        "residence_card",
         "my_number_card",
         "health_insurance_card",
-        "basic_resident_register_card",
+        "resident_register_card",
+        "representative_id",
     }
 )
 

@@ -227,6 +227,17 @@ class KycReview(Aggregate):
     def _public_notice_set(self, url: str) -> None:
         self.public_notice_url = url
 
+    def give_fixed_phone(self) -> None:
+        """A corporation gave a fixed phone number with its documents (checked by the caller)."""
+        if self.status in ("in_review", "approved"):
+            raise ReviewNotOpenError(self.status)
+        if not self.screening_phone_is_fixed_line:
+            self._fixed_phone_given()
+
+    @event("FixedPhoneGiven")
+    def _fixed_phone_given(self) -> None:
+        self.screening_phone_is_fixed_line = True
+
     def submit_if_complete(self, complete: bool) -> bool:
         """Submitted once the rules say the set is complete (checked at each upload)."""
         if self.status == "draft" and complete:

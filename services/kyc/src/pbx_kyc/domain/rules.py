@@ -70,8 +70,8 @@ MESSAGE_CODES = frozenset(
         "supporting_document_required",
         "address_document_required",
         "document_side_required",
-        "registry_copy_required",
-        "registry_copy_not_valid",
+        "corporate_registry_required",
+        "corporate_registry_not_valid",
         "representative_id_required",
         "representative_id_side_required",
         "representative_passport_without_address",
@@ -893,7 +893,7 @@ class _Evaluation:
             chosen.append(registry_unit)
         else:
             uploaded = any(doc.document_type == registry.document_type for doc in self.counted)
-            code = "registry_copy_not_valid" if uploaded else "registry_copy_required"
+            code = "corporate_registry_not_valid" if uploaded else "corporate_registry_required"
             months = str(registry.max_age_months)
             text = self.rules.message(code, name=registry.name, months=months)
             missing.append(Missing(code, text))

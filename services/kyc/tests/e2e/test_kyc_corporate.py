@@ -1,0 +1,76 @@
+"""A corporation's set (SPEC §3): registry copy, the representative's photo ID both sides,
+the website and a fixed phone given as fields with the documents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+
+async def test_a_corporation_completes_its_set_with_the_website_and_a_fixed_phone(
+    screening: Any,
+) -> None:
+    s = screening
+    account = await s.register("corporation", fixed_line=False)
+    today = s.app.today()
+    registry = await s.upload(account, "corporate_registry", issued_on=str(today))
+    assert registry.status_code == 201, registry.text
+    missing = {m["code"] for m in registry.json()["review"]["missing"]}
+    assert missing, "the representative's ID, the website and the phone are still missing"
+
+    bad_phone = await s.upload(
+        account, "representative_id", side="front", fixed_phone="090-1234-5678"
+    )
+    assert bad_phone.status_code == 422
+    assert [e["field"] for e in bad_phone.json()["errors"]] == ["fixed_phone"]
+
+    for side in ("front", "back"):
+        reply = await s.upload(
+            account,
+            "representative_id",
+            side=side,
+            issued_on=str(today - timedelta(days=100)),
+            expires_on=str(today + timedelta(days=900)),
+            website_url="https://www.example.co.jp/company",
+            fixed_phone="03-1234-5678",
+        )
+        assert reply.status_code == 201, reply.text
+    review = reply.json()["review"]
+    assert review["status"] == "submitted", review["missing"]
+    assert review["public_notice_url"] == "https://www.example.co.jp/company"
+
+
+async def test_free_mail_keeps_a_corporation_from_completing(screening: Any) -> None:
+    s = screening
+    account = await s.register("telemarketing", email_domain_class="free")
+    today = s.app.today()
+    await s.upload(account, "corporate_registry", issued_on=str(today))
+    for side in ("front", "back"):
+        reply = await s.upload(
+            account,
+            "representative_id",
+            side=side,
+            expires_on=str(today + timedelta(days=900)),
+            website_url="https://www.example.co.jp/",
+        )
+    review = reply.json()["review"]
+    assert review["status"] == "pending"
+    assert any("フリーメール" in m["message"] for m in review["missing"])
+
+
+async def test_a_reviewer_token_naming_their_own_account_in_capitals_is_still_refused(
+    screening: Any,
+) -> None:
+    s = screening
+    account = await s.register()
+    await s.upload(
+        account,
+        "drivers_license",
+        side="front",
+        expires_on=str(s.app.today() + timedelta(days=300)),
+    )
+    review_id = (await s.my_review(account))["review_id"]
+    sneaky = s.auth(str(account).upper(), "reviewer")
+    reply = await s.client.post(f"/reviews/{review_id}/approve", headers=sneaky)
+    assert reply.status_code == 403
+    assert reply.json()["code"] == "own_account"
