@@ -88,6 +88,15 @@ class ReviewOut(BaseModel):
     verification_method: Literal["document_upload"] = Field(
         description="how identity is verified (a setting)"
     )
+    decisions: list[DecisionOut] = Field(description="every decision, oldest first")
+
+
+class DecisionOut(BaseModel):
+    revision: int
+    outcome: Literal["approved", "rejected"]
+    decided_at: datetime
+    reasons: list[str]
+    reviewer_id: str | None = Field(description="who decided (shown to reviewers only)")
 
 
 class QueueItemOut(BaseModel):
@@ -148,7 +157,7 @@ def check_filename(name: str | None) -> None:
         raise UploadRefused("invalid_filename")
 
 
-def review_out(app: KycService, review: KycReview) -> ReviewOut:
+def review_out(app: KycService, review: KycReview, *, for_reviewer: bool = False) -> ReviewOut:
     evaluation = app.evaluation(review)
     return ReviewOut(
         review_id=review.id,
@@ -181,6 +190,16 @@ def review_out(app: KycService, review: KycReview) -> ReviewOut:
         valid_until=review.valid_until,
         public_notice_url=review.public_notice_url,
         verification_method=app.verification_method,  # type: ignore[arg-type]
+        decisions=[
+            DecisionOut(
+                revision=d["revision"],
+                outcome=d["outcome"],  # type: ignore[arg-type]
+                decided_at=d["decided_at"],
+                reasons=list(d["reasons"]),
+                reviewer_id=d["reviewer_id"] if for_reviewer else None,
+            )
+            for d in review.decisions
+        ],
     )
 
 
@@ -345,7 +364,8 @@ def _visible(app: KycService, review_id: UUID, caller: Caller) -> KycReview:
 @router.get("/reviews/{review_id}", response_model=ReviewOut, responses=_REVIEWER)
 def read_review(review_id: UUID, caller: ReaderDep, app: KycDep) -> ReviewOut:
     """A review with its documents (a reviewer; a customer sees only their own)."""
-    return review_out(app, _visible(app, review_id, caller))
+    review = _visible(app, review_id, caller)
+    return review_out(app, review, for_reviewer=caller.has_role("reviewer"))
 
 
 @router.get(
@@ -368,14 +388,16 @@ def download_document(
 def claim_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
     """Take a submitted review (reviewer)."""
     _reviewable(app, review_id, caller)
-    return review_out(app, app.claim_review(review_id, str(caller.subject_uuid)))
+    return review_out(app, app.claim_review(review_id, str(caller.subject_uuid)), for_reviewer=True)
 
 
 @router.post("/reviews/{review_id}/approve", response_model=ReviewOut, responses=_REVIEWER)
 def approve_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewOut:
     """Approve (reviewer); valid until the earliest validity of the documents."""
     _reviewable(app, review_id, caller)
-    return review_out(app, app.approve_review(Decide(review_id, str(caller.subject_uuid))))
+    return review_out(
+        app, app.approve_review(Decide(review_id, str(caller.subject_uuid))), for_reviewer=True
+    )
 
 
 @router.post("/reviews/{review_id}/reject", response_model=ReviewOut, responses=_REVIEWER)
@@ -400,4 +422,5 @@ def reject_review(review_id: UUID, body: RejectIn, caller: ReviewerDep, app: Kyc
                 tuple(body.documents.items()),
             )
         ),
+        for_reviewer=True,
     )

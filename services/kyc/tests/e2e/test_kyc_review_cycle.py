@@ -66,6 +66,15 @@ async def test_the_whole_review_cycle(screening: Any) -> None:
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
     assert approved.json()["valid_until"] == str(today + timedelta(days=300))
+    # every decision says who and when; the customer sees when and why, not who
+    decisions = approved.json()["decisions"]
+    assert [(d["revision"], d["outcome"]) for d in decisions] == [(1, "rejected"), (2, "approved")]
+    assert {d["reviewer_id"] for d in decisions} == {"11111111-1111-4111-8111-111111111111"}
+    mine = (await s.my_review(account))["decisions"]
+    assert [(d["outcome"], d["reasons"], d["reviewer_id"]) for d in mine] == [
+        ("rejected", ["document_unreadable"], None),
+        ("approved", [], None),
+    ]
 
     s.clock.now += timedelta(days=301)
     await s.wait_for(
