@@ -192,6 +192,52 @@ async def delete_exchange(amqp_url: str, exchange: str, queues: tuple[str, ...] 
     await asyncio.wait_for(delete(), 60)
 
 
+@dataclass
+class Served:
+    """A service running on a test stack: its HTTP client, and every message it published."""
+
+    infra: Any
+    runtime: Any
+    client: Any
+    seen: list[Any]
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    stack: Stack,
+    build: Any,
+    published: str,
+    own_queues: tuple[str, ...] = (),
+) -> AsyncIterator[Served]:
+    """Run ``build(infra)`` on the stack with an ASGI client, recording the messages
+    matching ``published`` (a routing-key pattern); on the real stack, the test's
+    exchange and queues (``own_queues``, prefixed as the services prefix them) go after."""
+    import httpx
+
+    from pbx_kit.host import running
+
+    infra = infrastructure_for(stack)
+    runtime = build(infra)
+    queue = f"test.recorder.{uuid.uuid4().hex[:8]}"
+    async with running(infra, [runtime]):
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            served = Served(infra, runtime, client, [])
+
+            async def on_message(delivery: Any) -> None:
+                served.seen.append(delivery.message)
+
+            await infra.bus.subscribe(queue, [published], on_message)
+            yield served
+    if stack.kind == "real":
+        prefix = stack.settings.queue_prefix
+        await delete_exchange(
+            stack.settings.amqp_url,
+            stack.settings.exchange,
+            (queue, *(prefix + q for q in own_queues)),
+        )
+
+
 def infrastructure_for(stack: Stack) -> Any:
     """The Infrastructure a service is built on for this stack."""
     from pbx_events.memory import InMemoryBus

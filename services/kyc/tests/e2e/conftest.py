@@ -14,12 +14,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from pbx_events.bus import Delivery
 from pbx_events.envelope import Message, to_message
 from pbx_events.identity import AccountRegistered
 from pbx_kit.auth import TokenIssuer
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kit.testing import Stack, serving
 from pbx_kyc.main import ACCOUNTS_QUEUE, build
 
 
@@ -145,23 +143,10 @@ class Screening:
 
 @pytest.fixture
 async def screening(stack: Stack) -> AsyncIterator[Screening]:
-    infra = infrastructure_for(stack)
     clock = Clock()
-    runtime = build(infra, clock=clock)
-    queue = f"test.kyc.{uuid.uuid4().hex[:8]}"
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kyc") as client:
-            harness = Screening(client, infra, runtime, clock)
-
-            async def on_message(delivery: Delivery) -> None:
-                harness.seen.append(delivery.message)
-
-            await infra.bus.subscribe(queue, ["kyc.#"], on_message)
-            yield harness
-    if stack.kind == "real":
-        await delete_exchange(
-            stack.settings.amqp_url,
-            stack.settings.exchange,
-            (queue, stack.settings.queue_prefix + ACCOUNTS_QUEUE),
-        )
+    async with serving(
+        stack, lambda infra: build(infra, clock=clock), "kyc.#", (ACCOUNTS_QUEUE,)
+    ) as served:
+        harness = Screening(served.client, served.infra, served.runtime, clock)
+        harness.seen = served.seen
+        yield harness

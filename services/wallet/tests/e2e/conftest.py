@@ -12,14 +12,12 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from pbx_events.bus import Delivery
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, to_message
 from pbx_events.fulfillment import DebitRequested, RefundRequested
 from pbx_events.identity import AccountRegistered
 from pbx_kit.auth import TokenIssuer
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kit.testing import Stack, serving
 from pbx_wallet.consumers import ACCOUNTS_QUEUE, ORDERS_QUEUE
 from pbx_wallet.main import build
 from pbx_wallet.payments import SandboxProvider, sign
@@ -220,23 +218,13 @@ class Wallets:
 
 @pytest.fixture
 async def wallets(stack: Stack) -> AsyncIterator[Wallets]:
-    infra = infrastructure_for(stack)
     clock = Clock()
-    runtime = build(infra, clock=clock)
-    queue = f"test.wallet.{uuid.uuid4().hex[:8]}"
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as client:
-            harness = Wallets(client, infra, runtime, clock)
-
-            async def on_message(delivery: Delivery) -> None:
-                harness.seen.append(delivery.message)
-
-            await infra.bus.subscribe(queue, ["wallet.#"], on_message)
-            yield harness
-    if stack.kind == "real":
-        await delete_exchange(
-            stack.settings.amqp_url,
-            stack.settings.exchange,
-            (queue, *(stack.settings.queue_prefix + q for q in (ACCOUNTS_QUEUE, ORDERS_QUEUE))),
-        )
+    async with serving(
+        stack,
+        lambda infra: build(infra, clock=clock),
+        "wallet.#",
+        (ACCOUNTS_QUEUE, ORDERS_QUEUE),
+    ) as served:
+        harness = Wallets(served.client, served.infra, served.runtime, clock)
+        harness.seen = served.seen
+        yield harness
