@@ -62,7 +62,11 @@ class System:
 @pytest.fixture
 async def system(stack: Stack) -> AsyncIterator[System]:
     # identity's own queue carries the stack's per-test prefix (a shared broker)
-    wallet_notices = stack.settings.queue_prefix + pbx_identity.consumers.WALLET_NOTICES
+    prefix = stack.settings.queue_prefix
+    own_queues = (
+        prefix + pbx_identity.consumers.WALLET_NOTICES,
+        prefix + pbx_identity.consumers.KYC_DECISIONS,
+    )
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):
@@ -73,7 +77,7 @@ async def system(stack: Stack) -> AsyncIterator[System]:
             yield system
     if stack.kind == "real":
         await delete_exchange(
-            stack.settings.amqp_url, stack.settings.exchange, (system.queue, wallet_notices)
+            stack.settings.amqp_url, stack.settings.exchange, (system.queue, *own_queues)
         )
 
 
