@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     #: ``smtp://user:pass@host:port`` (``smtps://`` for TLS); unset = maildir under data_dir
     smtp_url: str | None = None
     mail_from: str = "クラウドPBX <no-reply@cloudpbx.example.jp>"
+    #: a mail the server deferred (4xx, unreachable) is tried again after this many seconds,
+    #: doubling per attempt up to ``mail_retry_max_seconds``
+    mail_retry_first_seconds: float = Field(default=10.0, gt=0)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: AES-GCM key (base64, 32 bytes) for personal data at rest; unset = a dev key under data_dir
     cipher_key: str | None = None
     #: identity's Ed25519 JWT signing keys (PEM, oldest first; several concatenated
