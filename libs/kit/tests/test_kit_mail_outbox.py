@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import smtplib
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -371,6 +372,34 @@ async def test_a_mail_claimed_by_a_sender_that_died_is_sent_once_its_lease_ran_o
     await send_until_idle(survivor)
 
     assert len(smtp.delivered_to(to)) == 1
+
+
+class StuckMailer:
+    """A mailer whose server never answers (until ``go`` is set)."""
+
+    def __init__(self) -> None:
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def send(self, mail: Mail) -> None:
+        self.entered.set()
+        self.go.wait(5)
+
+
+async def test_a_sender_stopped_mid_send_gives_its_mails_back_at_once(
+    outbox: MailOutbox, smtp: ScriptedSmtpServer, mailer: SmtpMailer
+) -> None:
+    recipients = [address("taro"), address("hanako")]
+    await outbox.enqueue([a_mail(to) for to in recipients])
+    stuck = StuckMailer()
+    stopping = asyncio.create_task(sender_for(outbox, stuck, lease=300).send_due())
+    await asyncio.to_thread(stuck.entered.wait, 5)
+
+    stopping.cancel()
+    await asyncio.gather(stopping, return_exceptions=True)
+    stuck.go.set()
+
+    assert await sender_for(outbox, mailer).send_due() == 2  # not 300 s later
+    assert [len(smtp.delivered_to(to)) for to in recipients] == [1, 1]
 
 
 async def test_logs_name_the_message_id_and_code_but_never_the_address(

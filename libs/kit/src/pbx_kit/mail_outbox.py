@@ -80,6 +80,10 @@ class MailOutbox(Protocol):
         """Up to ``limit`` due mails, oldest first, leased to the caller for ``lease`` s."""
         ...
 
+    async def release(self, message_ids: Sequence[str]) -> None:
+        """Give claimed mails back, due at once (a sender stopping before it sent them)."""
+        ...
+
     async def mark_sent(self, message_id: str) -> None: ...
 
     async def retry_later(
@@ -151,6 +155,12 @@ class MemoryMailOutbox:
     def _queued(self, message_id: str) -> _Row | None:
         row = self._rows.get(message_id)
         return row if row is not None and row.state == QUEUED else None
+
+    async def release(self, message_ids: Sequence[str]) -> None:
+        for message_id in message_ids:
+            if (row := self._queued(message_id)) is not None:
+                row.next_attempt_at = time.time()
+        self.wake.set()
 
     async def mark_sent(self, message_id: str) -> None:
         if (row := self._queued(message_id)) is not None:

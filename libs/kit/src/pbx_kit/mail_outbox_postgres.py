@@ -109,6 +109,14 @@ class PostgresMailOutbox:
             claimed.append(QueuedMail(mail, row["attempts"]))
         return claimed
 
+    async def release(self, message_ids: Sequence[str]) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                f"UPDATE {self.table} SET next_attempt_at = now() "
+                "WHERE message_id = ANY($1::text[]) AND state = 'queued'",
+                list(message_ids),
+            )
+
     async def mark_sent(self, message_id: str) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(

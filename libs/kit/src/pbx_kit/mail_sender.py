@@ -78,27 +78,40 @@ class MailSender:
     async def send_due(self) -> int:
         """Send one batch of due mails; returns how many were claimed."""
         claimed = await self.outbox.claim(self.batch_size, self.lease)
+        pending = [queued.mail.message_id for queued in claimed]
         unreachable: TemporaryMailError | None = None
-        for queued in claimed:
-            if unreachable is not None:
-                await self._defer(queued, unreachable, tried=False)
-                continue
-            try:
-                await asyncio.to_thread(self.mailer.send, queued.mail)
-            except PermanentMailError as exc:
-                await self._park(queued, exc)
-            except TemporaryMailError as exc:
-                await self._defer(queued, exc, tried=True)
-                if exc.server:
-                    unreachable = exc
-            except Exception as exc:
-                failure = TemporaryMailError(f"failed: {type(exc).__name__}")
-                await self._defer(queued, failure, tried=True)
-            else:
-                await self.outbox.mark_sent(queued.mail.message_id)
-                SENT.labels(self.service).inc()
-                log.info("mail_sent", service=self.service, message_id=queued.mail.message_id)
+        try:
+            for queued in claimed:
+                if unreachable is not None:
+                    await self._defer(queued, unreachable, tried=False)
+                else:
+                    unreachable = await self._send(queued)
+                pending.pop(0)
+        except asyncio.CancelledError:
+            # stopping: what this sender did not finish is due again at once, not after the
+            # lease (the mail being sent may go out twice; its Message-ID lets that be seen)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.outbox.release(pending))
+            raise
         return len(claimed)
+
+    async def _send(self, queued: QueuedMail) -> TemporaryMailError | None:
+        """Send one mail and record the outcome; returns the failure if the server is down."""
+        try:
+            await asyncio.to_thread(self.mailer.send, queued.mail)
+        except PermanentMailError as exc:
+            await self._park(queued, exc)
+        except TemporaryMailError as exc:
+            await self._defer(queued, exc, tried=True)
+            return exc if exc.server else None
+        except Exception as exc:
+            failure = TemporaryMailError(f"failed: {type(exc).__name__}")
+            await self._defer(queued, failure, tried=True)
+        else:
+            await self.outbox.mark_sent(queued.mail.message_id)
+            SENT.labels(self.service).inc()
+            log.info("mail_sent", service=self.service, message_id=queued.mail.message_id)
+        return None
 
     async def _park(self, queued: QueuedMail, exc: MailError) -> None:
         await self.outbox.park(queued.mail.message_id, exc.code, exc.reason)

@@ -13,7 +13,8 @@ from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account, AccountRegisteredEvent
 from pbx_identity.domain.reminder import PasswordReminder
-from pbx_kit.mail import Mail, Mailer
+from pbx_kit.mail import Mail
+from pbx_kit.mail_outbox import MailOutbox
 
 REGISTRATION_SUBJECT = "クラウドPBXお申し込みありがとうございました"
 
@@ -181,7 +182,7 @@ class IdentityMailer(LogFollower):
     def __init__(
         self,
         app: IdentityService,
-        mailer: Mailer,
+        outbox: MailOutbox,
         login_url: str,
         settings: RelaySettings | None = None,
         *,
@@ -189,7 +190,7 @@ class IdentityMailer(LogFollower):
     ) -> None:
         super().__init__(app, "mailer:identity", settings)
         self.identity = app
-        self.mailer = mailer
+        self.outbox = outbox
         self.login_url = login_url
         self.reset_url = reset_url
 
@@ -216,6 +217,10 @@ class IdentityMailer(LogFollower):
         return []
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
+        """Queue the batch's mails in the outbox (committed before the position is saved);
+        the outbox's sender sends them, so one refused address never holds up the rest."""
+        mails: list[Mail] = []
         for _position, event in batch:
-            for mail in await asyncio.to_thread(self.mails_for, event):
-                await asyncio.to_thread(self.mailer.send, mail)
+            mails.extend(await asyncio.to_thread(self.mails_for, event))
+        if mails:
+            await self.outbox.enqueue(mails)

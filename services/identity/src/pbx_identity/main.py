@@ -13,6 +13,7 @@ from pbx_identity.mails import IdentityMailer
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier, install_auth
+from pbx_kit.mail_sender import wire_mail_outbox
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 from pbx_kit.wiring import wire_edge
 
@@ -62,14 +63,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
 
         install_auth(web, TokenVerifier(StaticKeySource(ring), revocation=revoked))
         relay = OutboxRelay(application, SERVICE, to_integration, infra.bus)
-        mailer = IdentityMailer(
-            application,
-            infra.mailer,
-            settings.login_url,
-            RelaySettings(batch_size=20),
-            reset_url=settings.password_reset_url,
-        )
-        runtime.loops.extend([relay.run, mailer.run])
+        runtime.loops.append(relay.run)
         web.state.relay = relay
 
         wallet_notices = await consumers.subscribe_wallet_notices(
@@ -82,6 +76,16 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         runtime.on_stop.extend([wallet_notices.cancel, kyc_decisions.cancel])
 
         pool = await wire_edge(infra, runtime, edge, application, relay)
+        # mails are queued (by message id) and sent by the outbox's own loop
+        outbox = await wire_mail_outbox(infra, runtime, edge, pool)
+        mailer = IdentityMailer(
+            application,
+            outbox,
+            settings.login_url,
+            RelaySettings(batch_size=20),
+            reset_url=settings.password_reset_url,
+        )
+        runtime.loops.append(mailer.run)
         web.state.login_throttle = LoginThrottle(MemoryFailureStore())
         if pool is not None:
             failures = PostgresFailureStore(pool, SERVICE)
