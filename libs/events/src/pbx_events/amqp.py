@@ -41,7 +41,14 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from pbx_events.bus import BusSettings, Delivery, Handler, PublishError, dlq_name
+from pbx_events.bus import (
+    BusSettings,
+    Delivery,
+    Handler,
+    PublishError,
+    dlq_name,
+    handle_riding_out,
+)
 from pbx_events.envelope import Message
 
 log = structlog.get_logger("pbx.bus.amqp")
@@ -410,7 +417,8 @@ class AmqpBus:
         count = _delivery_count(incoming.headers or {})
         try:
             message = from_delivery(incoming)
-            await handler(Delivery(message, queue, count, bool(incoming.redelivered)))
+            delivery = Delivery(message, queue, count, bool(incoming.redelivered))
+            await handle_riding_out(handler, delivery, self.settings)
         except Exception as exc:
             self._log_failure(queue, incoming, count, exc)
             await asyncio.sleep(self.settings.retry_delay(count))

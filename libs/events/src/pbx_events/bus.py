@@ -9,18 +9,27 @@ The handler's return acks the message; an exception redelivers it after a
 growing delay, until the queue's delivery limit, after which the message is
 dead-lettered to ``pbx.dlx`` and lands in ``<queue>.dlq``. Prefetch is bounded
 and messages are handled concurrently up to it, so a poison message never
-blocks the ones behind it.
+blocks the ones behind it. A handler that fails because PostgreSQL or RabbitMQ
+is out of reach keeps its message and tries again (``handle_riding_out``): an
+outage does not spend the message's delivery limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
+import structlog
+
+from pbx_events.availability import is_unavailable
 from pbx_events.envelope import Message
+
+log = structlog.get_logger("pbx.bus")
 
 DEFAULT_EXCHANGE = "pbx.events"
 DEFAULT_DLX = "pbx.dlx"
@@ -55,6 +64,11 @@ class BusSettings:
     #: bind an audit stream (``<exchange>.audit``) to every key, so auditors can
     #: replay the whole event history and every message is routable
     audit: bool = True
+    #: a handler that found PostgreSQL or RabbitMQ out of reach tries again after this
+    #: pause (doubling up to the max), holding its message, for this long at most
+    unavailable_first_pause: float = 0.5
+    unavailable_max_pause: float = 5.0
+    unavailable_hold: float = 600.0
 
     @property
     def audit_stream(self) -> str:
@@ -62,6 +76,31 @@ class BusSettings:
 
     def retry_delay(self, delivery_count: int) -> float:
         return float(min(self.retry_max_delay, self.retry_base_delay * (2**delivery_count)))
+
+
+async def handle_riding_out(handler: Handler, delivery: Delivery, settings: BusSettings) -> None:
+    """Run the handler; while it fails because a server is out of reach, keep the message
+    and try again with a growing pause, for ``unavailable_hold`` seconds at most. Any
+    other error (and an outage longer than that) is raised: the message is redelivered,
+    and dead-lettered past the delivery limit."""
+    pause = settings.unavailable_first_pause
+    give_up_at = time.monotonic() + settings.unavailable_hold
+    while True:
+        try:
+            await handler(delivery)
+            return
+        except Exception as exc:
+            if not is_unavailable(exc) or time.monotonic() + pause > give_up_at:
+                raise
+            log.warning(
+                "handler_waits_for_server",
+                queue=delivery.queue,
+                message_id=delivery.message.message_id,
+                error_type=type(exc).__name__,
+                retry_in=pause,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, settings.unavailable_max_pause)
 
 
 class PublishError(RuntimeError):

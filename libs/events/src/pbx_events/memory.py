@@ -22,6 +22,7 @@ from pbx_events.bus import (
     Handler,
     PublishError,
     dlq_name,
+    handle_riding_out,
     topic_matches,
 )
 from pbx_events.envelope import Message
@@ -127,7 +128,7 @@ class InMemoryBus:
                 redelivered=item.returns > 0,
             )
             try:
-                await handler(delivery)
+                await handle_riding_out(handler, delivery, self.settings)
             except asyncio.CancelledError:
                 # like a channel closing with the message unacked: it goes back
                 item.returns += 1

@@ -8,6 +8,12 @@
   per upstream (RabbitMQ redelivers out of order). The library's defaults keep
   a maximum (``SINGLE_ROW_TRACKING``, and the POPO recorder), so both recorders
   are replaced here with ones that can answer "was *this* message handled?".
+- Bounded waits: with PostgreSQL down, a store call gives up within
+  ``STORE_WAIT_SECONDS`` (the library would retry ten times behind a 30 s pool
+  timeout, and commit a request minutes after its client gave up).
+- A retried write recognises its own commit: when a connection broke after the
+  COMMIT was sent, the retry meets its own rows; they are compared byte for byte
+  with what it tried to write and, when they are the same, the write succeeded.
 - ``postgres_env``: the library's settings for one service's schema.
 """
 
@@ -21,23 +27,41 @@ from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import structlog
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     JSONTranscoder,
     Mapper,
+    OperationalError,
     StoredEvent,
     Tracking,
     Transcoding,
 )
 from eventsourcing.popo import POPOProcessRecorder
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
+from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Identifier
 
 from pbx_events import context
 
+log = structlog.get_logger("pbx.store")
+
 META_KEY = "_pbx_meta"
+
+#: the longest one event-store call waits for a PostgreSQL that does not answer
+STORE_WAIT_SECONDS = 5.0
+#: waiting for a pooled connection (the library's POSTGRES_CONNECT_TIMEOUT is this
+#: pool checkout timeout), and for a new connection to be made (libpq connect_timeout)
+CHECKOUT_TIMEOUT_SECONDS = 2
+CONNECT_TIMEOUT_SECONDS = 2
+#: how long the pool keeps retrying one lost connection in the background before it
+#: gives up (the next request asks for a new one): its backoff doubles without a cap,
+#: so a long give-up time would leave the pool empty long after PostgreSQL is back
+RECONNECT_GIVE_UP_SECONDS = 5.0
+_RETRY_PAUSE_SECONDS = 0.1
 
 A = TypeVar("A", bound=MutableOrImmutableAggregate[Any])
 T = TypeVar("T")
@@ -79,12 +103,130 @@ def event_meta(domain_event: object) -> dict[str, str]:
     return dict(meta) if isinstance(meta, dict) else {}
 
 
+def _within_store_wait(call: Callable[[], T]) -> T:
+    """Run ``call``, again after a lost or refused connection, for ``STORE_WAIT_SECONDS``
+    at most: an attempt starts only if a whole pool checkout still fits."""
+    deadline = time.monotonic() + STORE_WAIT_SECONDS
+    while True:
+        try:
+            return call()
+        except (InterfaceError, OperationalError):
+            pause = _RETRY_PAUSE_SECONDS
+            if time.monotonic() + pause + CHECKOUT_TIMEOUT_SECONDS > deadline:
+                raise
+            time.sleep(pause)
+
+
+def _library(name: str) -> Callable[..., Any]:
+    """The library's recorder method without its retry decorator (ten tries)."""
+    method = getattr(PostgresProcessRecorder, name)
+    raw: Callable[..., Any] = method.__wrapped__
+    return raw
+
+
+def _bounded(name: str) -> Callable[..., Any]:
+    raw = _library(name)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _within_store_wait(lambda: raw(self, *args, **kwargs))
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"The library's ``{name}``, retried for ``STORE_WAIT_SECONDS`` at most."
+    return method
+
+
+_insert_events = _library("insert_events")
+_insert_tracking = _library("insert_tracking")
+
+
 class PerMessagePostgresProcessRecorder(PostgresProcessRecorder):
     """Multi-row tracking with an exact lookup (``SINGLE_ROW_TRACKING=n`` is required).
 
     Also records several tracking rows with one transaction's events
     (``trackings=[...]``), so the inbox can commit a batch of messages at once.
+    Its calls wait ``STORE_WAIT_SECONDS`` at most, and a write retried after a
+    broken connection recognises its own commit.
     """
+
+    select_events = _bounded("select_events")
+    select_notifications = _bounded("select_notifications")
+    max_notification_id = _bounded("max_notification_id")
+    max_tracking_id = _bounded("max_tracking_id")
+    # the library's calls max_tracking_id (bounded already): not retried twice
+    has_tracking_id = _library("has_tracking_id")
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert in one transaction; a retry that meets its own committed rows succeeds."""
+        unsure = False
+
+        def attempt() -> Sequence[int] | None:
+            nonlocal unsure
+            try:
+                ids: Sequence[int] | None = _insert_events(self, stored_events, **kwargs)
+            except IntegrityError:
+                if unsure and stored_events:
+                    committed = self.committed_notification_ids(stored_events)
+                    if committed is not None:
+                        log.warning("retried_write_found_own_commit", events=len(committed))
+                        return committed
+                raise
+            except (InterfaceError, OperationalError):
+                # the link may have broken after COMMIT was sent: it may have committed
+                unsure = True
+                raise
+            return ids
+
+        return _within_store_wait(attempt)
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Record a position; a retry that finds it recorded after a broken link succeeds."""
+        unsure = False
+
+        def attempt() -> None:
+            nonlocal unsure
+            try:
+                _insert_tracking(self, tracking)
+            except IntegrityError:
+                if unsure and self.tracking_exists(
+                    tracking.application_name, tracking.notification_id
+                ):
+                    return
+                raise
+            except (InterfaceError, OperationalError):
+                unsure = True
+                raise
+
+        _within_store_wait(attempt)
+
+    def committed_notification_ids(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of these very events when every one of them is stored with
+        the same topic and bytes (our own commit: the state was encrypted once, before the
+        first try, so a rival writer's bytes differ); None otherwise."""
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state, notification_id "
+            "FROM {0}.{1} WHERE (originator_id, originator_version) IN "
+            "(SELECT * FROM unnest(%s::{2}[], %s::bigint[]))"
+        ).format(
+            Identifier(self.datastore.schema),
+            Identifier(self.events_table_name),
+            SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text"),
+        )
+        ids = [e.originator_id for e in stored_events]
+        versions = [e.originator_version for e in stored_events]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (ids, versions))
+            rows = {
+                (str(r["originator_id"]), int(r["originator_version"])): r for r in curs.fetchall()
+            }
+        notification_ids: list[int] = []
+        for event in stored_events:
+            row = rows.get((str(event.originator_id), int(event.originator_version)))
+            if row is None or row["topic"] != event.topic or bytes(row["state"]) != event.state:
+                return None
+            notification_ids.append(int(row["notification_id"]))
+        return notification_ids
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -178,6 +320,19 @@ def _topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+class BoundedPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, its pool's waits bounded: a new connection gives
+    up after ``CONNECT_TIMEOUT_SECONDS`` (libpq would wait for TCP, minutes on a silent
+    host) and a lost one is retried in the background for ``RECONNECT_GIVE_UP_SECONDS``."""
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        pool.reconnect_timeout = RECONNECT_GIVE_UP_SECONDS
+
+
 def postgres_env(database_url: str, schema: str, *, pool_size: int = 5) -> dict[str, str]:
     """eventsourcing settings for a service's own schema in the given database."""
     url = urlsplit(database_url)
@@ -188,7 +343,7 @@ def postgres_env(database_url: str, schema: str, *, pool_size: int = 5) -> dict[
 
         host = parse_qs(url.query).get("host", ["127.0.0.1"])[0]
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": _topic(BoundedPostgresFactory),
         "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
         "POSTGRES_HOST": host,
         "POSTGRES_PORT": str(url.port or 5432),
@@ -200,7 +355,9 @@ def postgres_env(database_url: str, schema: str, *, pool_size: int = 5) -> dict[
         # no ping on every checkout (a round trip each): the library retries
         # statements on a dropped connection instead
         "POSTGRES_PRE_PING": "n",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # the pool checkout timeout (despite its name); connects and retries are
+        # bounded by BoundedPostgresFactory and the recorder
+        "POSTGRES_CONNECT_TIMEOUT": str(CHECKOUT_TIMEOUT_SECONDS),
         # per-message inbox tracking, never a maximum per upstream
         "SINGLE_ROW_TRACKING": "n",
         # keep the table lock that keeps notification ids in commit order:
