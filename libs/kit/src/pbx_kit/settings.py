@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     login_url: str = "http://127.0.0.1:8000/login"
     #: the page the password-reminder mail links to (``?token=…`` is appended)
     password_reset_url: str = "http://127.0.0.1:8000/password-reset"  # noqa: S105 - a URL
+    #: the page the mail to a new e-mail address links to (``?token=…`` is appended);
+    #: it posts the token to identity's /accounts/email-confirmation
+    email_confirm_url: str = "http://127.0.0.1:8000/email-confirmation"
     #: peers whose X-Forwarded-For is believed (the gateway), comma-separated
     trusted_proxies: str = "127.0.0.1,::1"
     #: largest request body accepted (bytes)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pbx_identity.api import WarningOut
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
 from pbx_identity.domain.account import Account
@@ -68,6 +69,40 @@ class AccountOut(BaseModel):
     terms: dict[str, str]
     registered_at: datetime | None
     version: int
+    pending_email: str | None = Field(
+        None,
+        description=(
+            "変更手続き中の新しいメールアドレス: 新しいアドレスに届いた確認URLから確認されるまで、"
+            "contractor.email（ログイン・通知の宛先）は変わりません"
+        ),
+    )
+    pending_email_expires_at: datetime | None = Field(
+        None, description="変更手続き中のメールアドレスを確認できる期限"
+    )
+
+
+class AccountChangeOut(AccountOut):
+    """The account after the change; ``warnings`` say what has not applied yet."""
+
+    warnings: list[WarningOut] = Field(
+        [],
+        description=(
+            "code email_confirmation_pending: the new e-mail address applies once confirmed "
+            "from the link mailed to it (see pending_email)"
+        ),
+    )
+
+
+#: the PATCH's warning when it asked for a new e-mail address
+EMAIL_PENDING_WARNING = WarningOut(
+    field="contractor.email",
+    code="email_confirmation_pending",
+    message=(
+        "新しいメールアドレスに確認メールを送信しました。メール内のURLから24時間以内に"
+        "確認を完了すると、メールアドレスが変更されます。それまでは現在のメールアドレスが"
+        "ご利用いただけます。"
+    ),
+)
 
 
 class CircleIn(BaseModel):
@@ -136,6 +171,9 @@ def _own_or_same(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 def account_out(account: Account) -> AccountOut:
     contractor = _person_view(account.contractor)
+    pending = account.pending_email_change
+    if pending is not None and not pending.open_at(datetime.now(UTC)):
+        pending = None
     return AccountOut(
         account_id=account.id,
         login_id=account.login_id,
@@ -151,6 +189,8 @@ def account_out(account: Account) -> AccountOut:
         terms=account.terms,
         registered_at=account.created_on,
         version=account.version,
+        pending_email=pending.new_email if pending else None,
+        pending_email_expires_at=pending.expires_at if pending else None,
     )
 
 
@@ -183,16 +223,23 @@ def read_my_account(caller: CustomerDep, app: IdentityServiceDep) -> AccountOut:
     return account_out(app.my_account(caller.subject_uuid))
 
 
-@router.patch("/accounts/me", response_model=AccountOut, responses=_NOT_FOUND)
+@router.patch(
+    "/accounts/me",
+    response_model=AccountChangeOut,
+    responses=_NOT_FOUND | problem_responses(409, s409="email_taken: another account has it"),
+)
 def change_my_account(
     caller: CustomerDep,
     app: IdentityServiceDep,
     patch: Annotated[ContractInfoPatch, Body()],
-) -> AccountOut:
+) -> AccountChangeOut:
     """Change contract info, contacts or shipping address; every SPEC §2.2 rule applies again.
 
-    ``account_id``, ``contractor_type``, ``status``, ``roles`` and the like are ignored:
-    only the sections above can change here.
+    A new ``contractor.email`` does not apply at once: a link goes to the new address (the
+    change applies when it is used, POST /accounts/email-confirmation) and a notice to the
+    current one; the answer shows it as ``pending_email`` with a warning. The other
+    changes apply at once. ``account_id``, ``contractor_type``, ``status``, ``roles`` and
+    the like are ignored: only the sections above can change here.
     """
     account = app.my_account(caller.subject_uuid)
     info, errors = validate_contract_info(
@@ -205,7 +252,11 @@ def change_my_account(
             errors=[FieldProblem(e.field, e.code, e.message) for e in errors],
         )
     changed = app.change_contract_info(ChangeContractInfo(caller.subject_uuid, info))
-    return account_out(changed)
+    email_requested = info.contractor.email.lower() != account.email.lower()
+    return AccountChangeOut(
+        **account_out(changed).model_dump(),
+        warnings=[EMAIL_PENDING_WARNING] if email_requested else [],
+    )
 
 
 class ChangeOut(BaseModel):

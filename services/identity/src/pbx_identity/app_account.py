@@ -5,28 +5,42 @@ Mixed into ``IdentityService`` (application.py), the only load/save site.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from pbx_identity.commands import (
     AddCircle,
     CancelCircle,
+    CancelEmailChange,
     ChangeContractInfo,
+    ConfirmEmailChange,
     RequestLowBalanceNotice,
     RequestScreeningDecisionNotice,
 )
 from pbx_identity.domain.account import Account, EmailClaim
-from pbx_identity.errors import AccountNotFoundError, CircleNotFoundError, EmailTakenError
+from pbx_identity.domain.email_change import EmailChangeCheck
+from pbx_identity.errors import (
+    AccountNotFoundError,
+    CircleNotFoundError,
+    EmailChangeAlreadyConfirmedError,
+    EmailChangeTokenExpiredError,
+    EmailTakenError,
+    InvalidEmailChangeTokenError,
+)
 from pbx_identity.validation.email import email_domain_class
 
 JST = ZoneInfo("Asia/Tokyo")
+#: how long the link mailed to a new e-mail address confirms the change
+EMAIL_CHANGE_TTL = timedelta(hours=24)
 
 _CHANGE_NAMES = {
     "Registered": "registered",
@@ -37,6 +51,9 @@ _CHANGE_NAMES = {
     "PasswordChanged": "password_changed",
     "PasswordRehashed": "password_rehashed",
     "SessionsEnded": "logged_out_everywhere",
+    "EmailChangeRequested": "email_change_requested",
+    "EmailChangeConfirmed": "email_changed",
+    "EmailChangeCancelled": "email_change_cancelled",
     "LowBalanceNoticeRequested": "low_balance_notice_requested",
     "ScreeningDecisionNoticeRequested": "screening_decision_notice_requested",
 }
@@ -50,15 +67,29 @@ def today_in_japan() -> str:
     return datetime.now(JST).date().isoformat()
 
 
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+_REFUSALS: dict[EmailChangeCheck, type[Exception]] = {
+    EmailChangeCheck.INVALID: InvalidEmailChangeTokenError,
+    EmailChangeCheck.EXPIRED: EmailChangeTokenExpiredError,
+    EmailChangeCheck.USED: EmailChangeAlreadyConfirmedError,
+}
+
+
 class AccountUseCases:
     # provided by IdentityService
     repository: Any
     events: Any
 
-    #: Application.save (annotation only: a stub here would shadow it in the MRO)
+    #: Application.save and ServiceApplication.change (annotations only: a stub here
+    #: would shadow them in the MRO)
     save: Callable[..., Any]
+    change: Callable[..., Any]
 
     email_key: Callable[[str], str]
+    _email_change_key: bytes
 
     def my_account(self, account_id: UUID) -> Account:
         """The caller's own account (404 for anything else, staff logins included)."""
@@ -79,12 +110,23 @@ class AccountUseCases:
         ]
 
     def change_contract_info(self, cmd: ChangeContractInfo) -> Account:
-        """Change contract info, contacts and shipping address; each change is an event."""
-        for _attempt in range(3):
-            account = self.my_account(cmd.account_id)
+        """Change contract info, contacts and shipping address; each change is an event.
+        A new e-mail address is only noted: it applies when confirmed from that address."""
+
+        def decide(account: Account) -> Account:
             info = cmd.info
             contractor = dataclasses.asdict(info.contractor)
-            claims = self._move_email(account, contractor["email"])
+            new_email = contractor["email"]
+            if new_email.lower() != account.email.lower():
+                self._refuse_taken_email(account, new_email)
+                contractor["email"] = account.email
+                change_id = uuid4().hex
+                account.request_email_change(
+                    change_id,
+                    new_email,
+                    _token_hash(self._email_change_secret(account.id, change_id)),
+                    datetime.now(UTC) + EMAIL_CHANGE_TTL,
+                )
             account.change_info(
                 contractor,
                 _asdict(info.representative),
@@ -93,12 +135,84 @@ class AccountUseCases:
                 email_domain_class(contractor["email"]),
             )
             account.change_shipping_address(_asdict(info.shipping_address))
-            try:
-                self.save(account, *claims)
-            except IntegrityError:
-                continue  # a concurrent change or e-mail claim: decide again
             return account
-        raise EmailTakenError
+
+        changed: Account = self.change(lambda: self.my_account(cmd.account_id), decide)
+        return changed
+
+    def _refuse_taken_email(self, account: Account, email: str) -> None:
+        try:
+            claim = self.repository.get(EmailClaim.create_id(self.email_key(email)))
+        except AggregateNotFoundError:
+            return
+        if claim.account_id not in (None, account.id):
+            raise EmailTakenError
+
+    # -- e-mail change confirmation ------------------------------------------------------
+
+    def _email_change_secret(self, account_id: UUID, change_id: str) -> str:
+        """The token's secret, derived with a server key: only its hash is ever stored."""
+        digest = hmac.new(self._email_change_key, f"{account_id}:{change_id}".encode(), "sha256")
+        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+    def email_change_token(self, account_id: UUID, change_id: str) -> str:
+        """The token of the link mailed to the new address of one change request."""
+        return f"{account_id.hex}.{change_id}.{self._email_change_secret(account_id, change_id)}"
+
+    def _email_change_token_parts(self, token: str) -> tuple[UUID, str, str]:
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidEmailChangeTokenError
+        try:
+            account_id = UUID(hex=parts[0])
+        except ValueError:
+            raise InvalidEmailChangeTokenError from None
+        change_id, secret = parts[1], parts[2]
+        if not hmac.compare_digest(secret, self._email_change_secret(account_id, change_id)):
+            raise InvalidEmailChangeTokenError
+        return account_id, change_id, secret
+
+    def _account_for_token(self, account_id: UUID) -> Account:
+        try:
+            return self.my_account(account_id)
+        except AccountNotFoundError:
+            raise InvalidEmailChangeTokenError from None
+
+    def confirm_email_change(self, cmd: ConfirmEmailChange) -> Account:
+        """Apply a pending e-mail change with the token mailed to the new address (no login
+        needed: the token alone authorises it); the e-mail claim moves in the same save."""
+        account_id, change_id, secret = self._email_change_token_parts(cmd.token)
+        token_hash = _token_hash(secret)
+        claims: list[EmailClaim] = []
+
+        def decide(account: Account) -> Account:
+            now = datetime.now(UTC)
+            outcome = account.check_email_change(change_id, token_hash, now)
+            pending = account.pending_email_change
+            if outcome is EmailChangeCheck.VALID and pending is not None:
+                # another account may have taken the address since the request
+                claims[:] = self._move_email(account, pending.new_email)
+                outcome = account.confirm_email_change(
+                    change_id, token_hash, now, email_domain_class(pending.new_email)
+                )
+            if outcome is not EmailChangeCheck.VALID:
+                raise _REFUSALS[outcome]
+            return account
+
+        confirmed: Account = self.change(
+            lambda: self._account_for_token(account_id), decide, also=lambda: claims
+        )
+        return confirmed
+
+    def cancel_email_change(self, cmd: CancelEmailChange) -> Account:
+        """Drop the caller's pending e-mail change (its link stops working); none: no-op."""
+
+        def decide(account: Account) -> Account:
+            account.cancel_email_change("owner")
+            return account
+
+        cancelled: Account = self.change(lambda: self.my_account(cmd.account_id), decide)
+        return cancelled
 
     def _move_email(self, account: Account, new_email: str) -> list[EmailClaim]:
         if new_email.lower() == account.email.lower():

@@ -60,6 +60,9 @@ class IdentityService(AuthUseCases, AccountUseCases, ServiceApplication):
         self._index_key = index_key
         #: derives password-reset tokens, so only their hashes are stored
         self._reset_key = reset_key
+        #: derives e-mail confirmation tokens: a key of its own (from the reset key), so a
+        #: token of one kind never passes as the other
+        self._email_change_key = hmac.new(reset_key, b"identity.email-change", "sha256").digest()
         self.token_issuer = token_issuer
         self.password_hasher = password_hasher or PasswordHasher()
         # an unknown login ID is checked against this, so it costs what a real one does

@@ -59,6 +59,17 @@ class ChangeContractInfo:
 
 
 @dataclass(frozen=True)
+class ConfirmEmailChange:
+    #: from the link mailed to the new address: it alone authorises the change
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CancelEmailChange:
+    account_id: UUID
+
+
+@dataclass(frozen=True)
 class AddCircle:
     account_id: UUID
     circle_id: UUID

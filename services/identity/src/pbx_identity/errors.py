@@ -89,3 +89,42 @@ class CircleNotFoundError(NotFoundError):
 
     code = "circle_not_found"
     message_ja = "指定されたサークルが見つかりません。"
+
+
+class InvalidEmailChangeTokenError(RuleViolationError):
+    """Raised when an e-mail confirmation token is unknown, wrong, replaced by a newer
+    request or cancelled."""
+
+    code = "invalid_email_change_token"
+    message_ja = (
+        "メールアドレス確認用のURLが無効です。より新しい確認メールが届いている場合は"
+        "そちらのURLをご利用ください。解決しない場合は、アカウントページからもう一度"
+        "メールアドレスの変更をお手続きください。"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
+
+
+class EmailChangeTokenExpiredError(RuleViolationError):
+    """Raised when an e-mail confirmation token is past its lifetime (24 hours)."""
+
+    code = "email_change_token_expired"
+    message_ja = (
+        "メールアドレス確認用のURLの有効期限（24時間）が切れています。"
+        "アカウントページからもう一度メールアドレスの変更をお手続きください。"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
+
+
+class EmailChangeAlreadyConfirmedError(DomainError):
+    """Raised when an e-mail confirmation token's change has already been applied."""
+
+    code = "email_change_already_confirmed"
+    status = 409
+    message_ja = "このメールアドレスの変更は既に完了しています。"
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])

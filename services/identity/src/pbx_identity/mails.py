@@ -13,6 +13,11 @@ from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account, AccountRegisteredEvent
 from pbx_identity.domain.reminder import PasswordReminder
+from pbx_identity.mails_email_change import (
+    confirm_email_mail,
+    email_change_requested_mail,
+    email_changed_mail,
+)
 from pbx_kit.mail import Mail
 from pbx_kit.mail_outbox import MailOutbox
 
@@ -187,12 +192,14 @@ class IdentityMailer(LogFollower):
         settings: RelaySettings | None = None,
         *,
         reset_url: str = "",
+        email_confirm_url: str = "",
     ) -> None:
         super().__init__(app, "mailer:identity", settings)
         self.identity = app
         self.outbox = outbox
         self.login_url = login_url
         self.reset_url = reset_url
+        self.email_confirm_url = email_confirm_url
 
     def mails_for(self, event: Any) -> list[Mail]:
         message_id = stable_event_id(event.originator_id, event.originator_version, "mail")
@@ -214,6 +221,17 @@ class IdentityMailer(LogFollower):
         if isinstance(event, Account.ScreeningDecisionNoticeRequested):  # type: ignore[attr-defined]
             account = self.identity.get_account(event.originator_id)
             return [screening_decision_mail(account, event, self.login_url, message_id)]
+        if isinstance(event, Account.EmailChangeRequested):  # type: ignore[attr-defined]
+            # both, even for a request a newer one replaced: the old address hears of each
+            account = self.identity.get_account(event.originator_id)
+            token = self.identity.email_change_token(event.originator_id, event.change_id)
+            return [
+                confirm_email_mail(event, token, self.email_confirm_url),
+                email_change_requested_mail(account, event, self.login_url),
+            ]
+        if isinstance(event, Account.EmailChangeConfirmed):  # type: ignore[attr-defined]
+            account = self.identity.get_account(event.originator_id)
+            return [email_changed_mail(account, event)]
         return []
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_identity import api, api_account, api_auth, consumers
+from pbx_identity import api, api_account, api_auth, api_email, consumers
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.integration import to_integration
@@ -37,7 +37,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
         SERVICE,
         title="Identity — クラウドPBX",
         description="Account registration (アカウント登録). Errors are RFC 9457 problem+json.",
-        routers=[api.router, api_auth.router, api_account.router],
+        routers=[api.router, api_auth.router, api_account.router, api_email.router],
         max_body_bytes=settings.max_body_bytes,
         edge=edge,
         documented_models=DOCUMENTED,
@@ -84,6 +84,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
             settings.login_url,
             RelaySettings(batch_size=20),
             reset_url=settings.password_reset_url,
+            email_confirm_url=settings.email_confirm_url,
         )
         runtime.loops.append(mailer.run)
         web.state.login_throttle = LoginThrottle(MemoryFailureStore())

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pbx_identity.mails_email_change import CONFIRM_SUBJECT
+
 SHIPPING = "identity.ShippingAddressChanged.v1"
 INFO = "identity.AccountInfoChanged.v1"
 ADDED = "identity.CircleAdded.v1"
@@ -175,7 +177,8 @@ async def test_an_email_taken_by_another_account_is_refused(identity_system: Any
     assert taken.json()["errors"][0]["field"] == "contractor.email"
     assert (await s.me(alice.access_token)).json() == before
 
-    # a free address is fine, and the old one is free again afterwards
+    # a free address is fine once the link mailed to it confirms it, and the old one is
+    # free again afterwards
     new_email = f"moved.{alice.login_id.lower()}@example.co.jp"
     moved = await s.client.patch(
         "/accounts/me",
@@ -183,7 +186,13 @@ async def test_an_email_taken_by_another_account_is_refused(identity_system: Any
         headers=alice.headers,
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["contractor"]["email"] == new_email
+    assert moved.json()["pending_email"] == new_email
+    [link] = await s.wait_for_mail(new_email, CONFIRM_SUBJECT)
+    confirmed = await s.client.post(
+        "/accounts/email-confirmation", json={"token": s.reset_token_in(link)}
+    )
+    assert confirmed.status_code == 204, confirmed.text
+    assert (await s.me(alice.access_token)).json()["contractor"]["email"] == new_email
     [info] = await s.wait_for(INFO, 1)
     assert payload(info)["account_id"] == alice.account_id
     assert new_email not in info.body.decode()  # no personal data on the bus

@@ -17,6 +17,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from pbx_identity.domain.email_change import CANCEL_REASONS, EmailChangeCheck, PendingEmailChange
+
 _INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/identity/index")
 
 
@@ -74,8 +76,10 @@ class Account(Aggregate):
         self.password_hash = password_hash
 
     def change_password(self, password_hash: str, reason: str) -> None:
-        """A new password; every session and token issued before it ends."""
+        """A new password; every session and token issued before it ends, and so does a
+        pending e-mail change (it may be a thief's, whose link would still work)."""
         self._password_changed(password_hash, reason)
+        self.cancel_email_change("password_changed")
 
     @event("PasswordChanged")
     def _password_changed(self, password_hash: str, reason: str) -> None:
@@ -125,6 +129,81 @@ class Account(Aggregate):
         self.usage_contact = usage_contact
         self.billing_contact = billing_contact
         self.email_domain_class = email_domain_class
+
+    # -- e-mail change (applies when the new address confirms it) ------------------------
+
+    #: the change waiting for the new address (class defaults: older accounts replay)
+    pending_email_change: PendingEmailChange | None = None
+    #: the change last applied, so that a second click on its link can be told apart
+    confirmed_email_change: PendingEmailChange | None = None
+
+    def request_email_change(
+        self, change_id: str, new_email: str, token_hash: str, expires_at: datetime
+    ) -> None:
+        """Note a new e-mail address; it applies only when confirmed from that address.
+        A newer request replaces a pending one (its link stops working)."""
+        if new_email.lower() == self.email.lower():
+            raise ValueError("the new e-mail address is the current one")
+        self._email_change_requested(change_id, new_email, self.email, token_hash, expires_at)
+
+    @event("EmailChangeRequested")
+    def _email_change_requested(
+        self,
+        change_id: str,
+        new_email: str,
+        previous_email: str,
+        token_hash: str,
+        expires_at: datetime,
+    ) -> None:
+        self.pending_email_change = PendingEmailChange(change_id, new_email, token_hash, expires_at)
+
+    def check_email_change(
+        self, change_id: str, token_hash: str, now: datetime
+    ) -> EmailChangeCheck:
+        """What a confirmation token is worth now (nothing is recorded)."""
+        confirmed = self.confirmed_email_change
+        if confirmed is not None and confirmed.matches(change_id, token_hash):
+            return EmailChangeCheck.USED
+        if self.pending_email_change is None:
+            return EmailChangeCheck.INVALID
+        return self.pending_email_change.check(change_id, token_hash, now)
+
+    def confirm_email_change(
+        self, change_id: str, token_hash: str, now: datetime, email_domain_class: str
+    ) -> EmailChangeCheck:
+        """Apply the pending change if the token is valid now: the contract info changes
+        as any other change of it does (``InfoChanged``). Otherwise nothing is recorded."""
+        outcome = self.check_email_change(change_id, token_hash, now)
+        pending = self.pending_email_change
+        if outcome is EmailChangeCheck.VALID and pending is not None:
+            self._email_change_confirmed(change_id, pending.new_email, self.email)
+            self._info_changed(
+                {**self.contractor, "email": pending.new_email},
+                self.representative,
+                self.usage_contact,
+                self.billing_contact,
+                email_domain_class,
+                self.contractor_type,
+            )
+        return outcome
+
+    @event("EmailChangeConfirmed")
+    def _email_change_confirmed(self, change_id: str, new_email: str, previous_email: str) -> None:
+        self.confirmed_email_change = self.pending_email_change
+        self.pending_email_change = None
+
+    def cancel_email_change(self, reason: str) -> bool:
+        """Drop the pending change (its link stops working); False when none is pending."""
+        if reason not in CANCEL_REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        if self.pending_email_change is None:
+            return False
+        self._email_change_cancelled(self.pending_email_change.change_id, reason)
+        return True
+
+    @event("EmailChangeCancelled")
+    def _email_change_cancelled(self, change_id: str, reason: str) -> None:
+        self.pending_email_change = None
 
     def change_shipping_address(self, shipping_address: dict[str, Any] | None) -> None:
         """Change where devices are sent (None: the contractor's address)."""
@@ -196,8 +275,10 @@ class Account(Aggregate):
                 circle["cancelled_on"] = cancelled_on
 
     def end_all_sessions(self) -> None:
-        """Log out everywhere: every refresh and access token issued so far stops working."""
+        """Log out everywhere: every refresh and access token issued so far stops working,
+        and a pending e-mail change is dropped (as for a password change)."""
         self._sessions_ended()
+        self.cancel_email_change("sessions_ended")
 
     @event("SessionsEnded")
     def _sessions_ended(self) -> None:
