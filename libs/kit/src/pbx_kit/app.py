@@ -8,6 +8,7 @@ for every error, ``/healthz``, ``/readyz`` (database, broker, relay lag) and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -63,6 +64,35 @@ def _document_models(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
 
 #: a readiness check: returns (ok, detail)
 Check = Callable[[], Awaitable[tuple[bool, Any]]]
+
+#: how long /readyz waits for each check; one that has not answered is ``"timeout"``
+CHECK_DEADLINE_SECONDS = 0.8
+
+
+async def _answers(*groups: dict[str, Check]) -> list[dict[str, tuple[bool, Any]]]:
+    """Every check's answer, per group, all run at once, none waited for past the deadline
+    (a check stuck on a server that does not answer is left behind, not awaited)."""
+    tasks = [{name: asyncio.ensure_future(check()) for name, check in g.items()} for g in groups]
+    pending = [task for group in tasks for task in group.values()]
+    if pending:
+        await asyncio.wait(pending, timeout=CHECK_DEADLINE_SECONDS)
+    answers: list[dict[str, tuple[bool, Any]]] = []
+    for group in tasks:
+        answered: dict[str, tuple[bool, Any]] = {}
+        for name, task in group.items():
+            if not task.done():
+                task.cancel()
+                # its late end (or error) is collected, never reported as unretrieved
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                answered[name] = (False, "timeout")
+            elif task.cancelled():
+                answered[name] = (False, "cancelled")
+            elif (exc := task.exception()) is not None:
+                answered[name] = (False, type(exc).__name__)
+            else:
+                answered[name] = task.result()
+        answers.append(answered)
+    return answers
 
 
 class Edge:
@@ -121,21 +151,14 @@ def create_app(
 
     @app.get("/readyz", tags=["ops"], summary="Ready")
     async def readyz() -> JSONResponse:
-        """Database and broker reachable; relay lag reported."""
+        """Database and broker reachable; relay lag reported (answers within a second)."""
+        checks, figures = await _answers(edge.checks, edge.figures)
         results: dict[str, Any] = {}
         ready = True
-        for name, check in edge.checks.items():
-            try:
-                ok, detail = await check()
-            except Exception as exc:
-                ok, detail = False, type(exc).__name__
+        for name, (ok, detail) in checks.items():
             results[name] = {"ok": ok, "detail": detail}
             ready = ready and ok
-        for name, figure in edge.figures.items():
-            try:
-                _, value = await figure()
-            except Exception as exc:
-                value = type(exc).__name__
+        for name, (_, value) in figures.items():
             results[name] = {"value": value}
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "service": service, "checks": results},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from pbx_events.store import ensure_schema
+from pbx_events.store import CONNECT_TIMEOUT_SECONDS, ensure_schema
 
 
 async def create_pool(database_url: str, schema: str, *, max_size: int = 5) -> asyncpg.Pool:
@@ -13,6 +13,9 @@ async def create_pool(database_url: str, schema: str, *, max_size: int = 5) -> a
         database_url,
         min_size=1,
         max_size=max_size,
+        # a new connection to a server that does not answer fails fast (default 60 s):
+        # the request answers 503 instead of hanging
+        timeout=CONNECT_TIMEOUT_SECONDS,
         server_settings={"search_path": f'"{schema}",public', "application_name": f"pbx-{schema}"},
     )
     assert pool is not None

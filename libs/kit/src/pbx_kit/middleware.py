@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pbx_events import context
-from pbx_kit.problems import problem_response
+from pbx_events.availability import is_unavailable
+from pbx_kit.problems import log_unexpected_error, problem_response, unexpected_error_response
 
 log = structlog.get_logger("pbx.http")
 
@@ -73,16 +74,15 @@ class CorrelationMiddleware:
             try:
                 await self.app(scope, receive, send_with_ids)
             except Exception as exc:
-                # a bug: answer a problem (with the ids, so support can find the log
-                # line) instead of letting the server's bare 500 escape
-                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+                # a bug (500) or a server out of reach (503 with Retry-After): answer a
+                # problem (with the ids, so support can find the log line) instead of
+                # letting the server's bare 500 escape
+                log_unexpected_error(exc)
                 if status_holder.get("started"):
+                    if is_unavailable(exc):
+                        return  # e.g. the Idempotency-Key store, after the answer went out
                     raise
-                await problem_response(
-                    500,
-                    "internal_error",
-                    "システムエラーが発生しました。時間をおいて再度お試しください。",
-                )(scope, receive, send_with_ids)
+                await unexpected_error_response(exc)(scope, receive, send_with_ids)
             finally:
                 elapsed = time.perf_counter() - started
                 method = scope.get("method", "?")

@@ -2,7 +2,9 @@
 
 ``type``, ``title``, ``status``, ``detail`` (Japanese), ``code`` (stable) and,
 for input errors, ``errors[]`` of ``{field, code, message}``. Domain errors
-subclass ``DomainError``; one handler maps them all.
+subclass ``DomainError``; one handler maps them all. A server that could not be
+reached in time (PostgreSQL, RabbitMQ: ``pbx_events.availability``) is 503
+``service_unavailable`` with ``Retry-After``; any other unexpected error is a bug (500).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pbx_events.availability import is_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://cloudpbx.example.jp/problems/"
@@ -262,18 +266,45 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    import structlog
+#: how long a client is asked to wait before trying again after a 503 (seconds)
+RETRY_AFTER_SECONDS = 5
 
-    structlog.get_logger("pbx.http").error(
-        "unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc
-    )
+
+def unexpected_error_response(exc: BaseException, instance: str | None = None) -> JSONResponse:
+    """The answer to an error no handler took: 503 with ``Retry-After`` when a server
+    could not be reached in time, else 500 (a bug)."""
+    if is_unavailable(exc):
+        return problem_response(
+            503,
+            "service_unavailable",
+            "ただいま処理できません。しばらく時間をおいて再度お試しください。",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            instance=instance,
+        )
     return problem_response(
         500,
         "internal_error",
         "システムエラーが発生しました。時間をおいて再度お試しください。",
-        instance=request.url.path,
+        instance=instance,
     )
+
+
+def log_unexpected_error(exc: BaseException, **fields: Any) -> None:
+    """A bug is logged with its traceback; an unreachable server with its error only."""
+    import structlog
+
+    log = structlog.get_logger("pbx.http")
+    if is_unavailable(exc):
+        log.warning(
+            "dependency_unavailable", error_type=type(exc).__name__, error=str(exc), **fields
+        )
+    else:
+        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc, **fields)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log_unexpected_error(exc, path=request.url.path)
+    return unexpected_error_response(exc, instance=request.url.path)
 
 
 #: declared on every route so OpenAPI documents the problem responses
@@ -292,4 +323,11 @@ def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[
     }
 
 
-PROBLEM_RESPONSES = problem_responses(400, 413, 422)
+PROBLEM_RESPONSES = problem_responses(
+    400,
+    413,
+    422,
+    503,
+    s503="a server it needs did not answer in time (service_unavailable); retry after "
+    "Retry-After seconds",
+)
