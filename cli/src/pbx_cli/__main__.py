@@ -17,6 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--data-dir", type=Path, default=None, help="default ./var (PBX_DATA_DIR)")
+    up.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait at start for PostgreSQL and RabbitMQ (default 300)",
+    )
 
     test = sub.add_parser("test", help="run the whole test suite (extra args go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
@@ -37,10 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         from pbx_cli.up import main as up_main
+        from pbx_kit.server_wait import ServerRefusedError, ServerUnreachableError
         from pbx_kit.settings import Settings
 
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-        up_main(Settings(**overrides), args.host, args.port)
+        wait = {"wait": args.wait} if args.wait is not None else {}
+        try:
+            up_main(Settings(**overrides), args.host, args.port, **wait)
+        except (ServerUnreachableError, ServerRefusedError) as exc:
+            print(f"pbx up: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "admin":
         from pbx_cli.admin import run as run_admin

@@ -18,6 +18,7 @@ from pbx_cli.services import SERVICES
 from pbx_kit.host import running
 from pbx_kit.logging import configure_logging
 from pbx_kit.runtime import ServiceRuntime, open_infrastructure
+from pbx_kit.server_wait import DEFAULT_WAIT_SECONDS, servers_of, wait_for_servers
 from pbx_kit.settings import Settings
 
 log = structlog.get_logger("pbx.up")
@@ -45,9 +46,15 @@ def root_app(runtimes: Sequence[ServiceRuntime]) -> FastAPI:
 
 
 async def serve(
-    settings: Settings, host: str, port: int, stopping: threading.Event | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    stopping: threading.Event | None = None,
+    wait: float = DEFAULT_WAIT_SECONDS,
 ) -> None:
     configure_logging(settings.log_level)
+    # real servers not up yet (started together, or restarting): wait, saying for which
+    await wait_for_servers(servers_of(settings), wait)
     infra = await anyio.to_thread.run_sync(open_infrastructure, settings)
     try:
         runtimes = [build(infra) for build in SERVICES.values()]
@@ -70,7 +77,7 @@ async def serve(
         await infra.close()
 
 
-def main(settings: Settings, host: str, port: int) -> None:
+def main(settings: Settings, host: str, port: int, wait: float = DEFAULT_WAIT_SECONDS) -> None:
     # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
     # once it has stopped; by then our own clean stop (services, bus, embedded
     # PostgreSQL) must run to the end, so a re-raised signal is ignored.
@@ -83,4 +90,4 @@ def main(settings: Settings, host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, host, port, stopping))
+        asyncio.run(serve(settings, host, port, stopping, wait))
