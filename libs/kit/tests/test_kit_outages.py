@@ -22,7 +22,12 @@ from fastapi import APIRouter, FastAPI, Request
 
 from pbx_kit.app import CHECK_DEADLINE_SECONDS, Edge, create_app
 from pbx_kit.db import create_pool, database_check
-from pbx_kit.idempotency import MemoryIdempotencyStore, StoredResponse
+from pbx_kit.idempotency import (
+    ABANDONED_AFTER_SECONDS,
+    MemoryIdempotencyStore,
+    PostgresIdempotencyStore,
+    StoredResponse,
+)
 from pbx_kit.logging import configure_logging
 from pbx_kit.problems import RETRY_AFTER_SECONDS, TYPE_BASE
 from pbx_kit.testing_faults import TcpProxy
@@ -258,5 +263,40 @@ async def test_with_postgresql_cut_off_reads_answer_503_quickly_and_recover_afte
                     assert time.monotonic() < deadline, "reads did not recover"
                     await asyncio.sleep(0.2)
                 assert (await client.get("/readyz")).status_code == 200
+    finally:
+        pool.terminate()
+
+
+@pytest.mark.infra
+async def test_a_key_left_in_progress_by_an_outage_is_taken_as_abandoned_after_a_minute(
+    fresh_database_url: str,
+) -> None:
+    pool = await create_pool(fresh_database_url, "keys")
+    try:
+        store = PostgresIdempotencyStore(pool, "keys")
+        await store.create_table()
+        # the first request claimed the key, answered 503, and could not release it
+        assert await store.begin("stuck", "hash") is None
+        assert await store.begin("recent", "hash") is None
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE keys.idempotency_keys SET created_at = now() - make_interval(secs => $1) "
+                "WHERE scope_key = 'stuck'",
+                float(ABANDONED_AFTER_SECONDS + 1),
+            )
+
+        assert await store.begin("stuck", "hash") is None  # claimed afresh: the retry runs
+        running = await store.begin("recent", "hash")  # may still be running: not taken
+        assert running is not None
+        assert running.status is None
+        await store.complete("recent", 201, [], b"{}")
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE keys.idempotency_keys SET created_at = now() - make_interval(secs => $1)",
+                float(ABANDONED_AFTER_SECONDS + 1),
+            )
+        answered = await store.begin("recent", "hash")  # an answer is kept for the whole ttl
+        assert answered is not None
+        assert answered.status == 201
     finally:
         pool.terminate()

@@ -4,7 +4,9 @@ The key is scoped to the service, the method and path, and the caller (a hash
 of the ``Authorization`` header). The same key with a different body is refused
 (422 ``idempotency_key_reused``); a repeat while the first is still running
 gets 409 ``idempotency_in_progress``. Server errors (5xx) are not stored, so a
-retry runs again. Entries expire after ``ttl`` seconds.
+retry runs again (a claim left "in progress" because the database was gone when
+it was released is taken as abandoned after a minute). Entries expire after
+``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from pbx_kit.middleware import _header, read_body, replaying
 from pbx_kit.problems import problem_response
 
 MAX_KEY_LENGTH = 255
+#: a key still "in progress" this long after its claim is taken as abandoned: requests
+#: wait for a server a few seconds at most, so its first request ended without releasing
+#: it (a 503 whose release could not reach the database)
+ABANDONED_AFTER_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,15 @@ class PostgresIdempotencyStore:
 
     async def begin(self, scope_key: str, request_hash: str) -> StoredResponse | None:
         async with self.pool.acquire() as conn, conn.transaction():
+            # expired; or still "running" long after any request could have: its answer
+            # was a 5xx whose release failed (the database went away meanwhile)
             await conn.execute(
                 f"DELETE FROM {self.table} WHERE scope_key=$1 "
-                f"AND created_at < now() - make_interval(secs => $2)",
+                f"AND (created_at < now() - make_interval(secs => $2) OR "
+                f"(status IS NULL AND created_at < now() - make_interval(secs => $3)))",
                 scope_key,
                 float(self.ttl),
+                float(ABANDONED_AFTER_SECONDS),
             )
             claimed = await conn.fetchval(
                 f"INSERT INTO {self.table} (scope_key, request_hash) VALUES ($1, $2) "
