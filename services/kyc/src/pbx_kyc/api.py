@@ -19,6 +19,7 @@ from pbx_kyc.application import Decide, KycService, UploadDocument
 from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.projections import ReviewIndex
+from pbx_kyc.public_urls import check_public_url
 from pbx_kyc.scanner import require_clean
 from pbx_kyc.uploads import UploadRefused, inspect, read_limited, safe_filename
 
@@ -115,7 +116,11 @@ class UploadedOut(BaseModel):
 class PublicNoticeIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    url: str = Field(pattern=URL_PATTERN, max_length=2048)
+    url: str = Field(
+        pattern=URL_PATTERN,
+        max_length=2048,
+        description="http(s) address of a public host (no IP address, no internal name)",
+    )
 
 
 class RejectIn(BaseModel):
@@ -230,6 +235,12 @@ async def upload_document(
 ) -> UploadedOut:
     """Upload an identity document (identified by its content; images are re-encoded);
     corporations may give their website and fixed phone with it."""
+    if website_url is not None:
+        # refused before anything is stored: a bad URL, or an individual's
+        check_public_url(website_url, "website_url")
+        mine = await anyio.to_thread.run_sync(app.review_of, caller.subject_uuid)
+        if mine.contractor_type == "individual":
+            raise errors.NotForIndividualsError("website_url")
     if fixed_phone is not None and parse_japanese_fixed_line(fixed_phone) is None:
         raise RuleViolationError(
             errors=[
@@ -285,8 +296,9 @@ def read_my_review(caller: CustomerDep, app: KycDep) -> ReviewOut:
 
 @router.put("/reviews/me/public-notice", response_model=ReviewOut, responses=_UPLOAD)
 def set_public_notice(body: PublicNoticeIn, caller: CustomerDep, app: KycDep) -> ReviewOut:
-    """A corporation's website URL or equivalent public notice (法人・テレマ)."""
-    return review_out(app, app.set_public_notice(caller.subject_uuid, body.url))
+    """A corporation's website URL or equivalent public notice (法人・テレマ only)."""
+    url = check_public_url(body.url, "url")
+    return review_out(app, app.set_public_notice(caller.subject_uuid, url))
 
 
 def _attachment(content: bytes, media_type: str, document_id: UUID) -> Response:

@@ -78,7 +78,19 @@ class IncompleteSetError(DomainError):
     message_ja = "必要な書類がそろっていないため承認できません。"
 
 
+class NotForIndividualsError(RuleViolationError):
+    """Raised when an individual sends a website or public notice (法人・テレマ only)."""
+
+    code = "not_for_individuals"
+    message_ja = "ウェブサイト・公告のURLは法人・テレマ事業者のお客様のみご入力いただけます。"
+
+    def __init__(self, field: str = "url") -> None:
+        super().__init__(self.message_ja, errors=[FieldProblem(field, self.code, self.message_ja)])
+
+
 def from_domain(exc: domain.ReviewError) -> DomainError:
+    if isinstance(exc, domain.NotForIndividualsError):
+        return NotForIndividualsError()
     if isinstance(exc, domain.ForbiddenDocumentError):
         return ForbiddenDocumentError()
     if isinstance(exc, domain.ReviewNotOpenError):

@@ -74,3 +74,71 @@ async def test_a_reviewer_token_naming_their_own_account_in_capitals_is_still_re
     reply = await s.client.post(f"/reviews/{review_id}/approve", headers=sneaky)
     assert reply.status_code == 403
     assert reply.json()["code"] == "own_account"
+
+
+MALFORMED = [
+    "http://a[b.jp/",
+    "ftp://www.example.co.jp/",
+    "https://",
+    "https://user:pw@example.co.jp/",
+]
+NOT_PUBLIC = [
+    "http://[::1]/",
+    "http://127.0.0.1/",
+    "http://10.0.0.8/admin",
+    "http://192.168.1.1/",
+    "http://localhost/",
+    "http://intranet/",
+    "http://wiki.corp/",
+    "http://printer.local/",
+    "http://www.example.co.jp:8080/",
+]
+
+
+async def test_a_website_must_be_a_well_formed_public_address(screening: Any) -> None:
+    s = screening
+    account = await s.register("corporation")
+    for url in [*MALFORMED, *NOT_PUBLIC]:
+        reply = await s.client.put(
+            "/reviews/me/public-notice", json={"url": url}, headers=s.auth(account)
+        )
+        assert reply.status_code == 422, (url, reply.text)
+        [error] = reply.json()["errors"]
+        # the schema's pattern refuses some before the host is looked at (invalid_format)
+        expected = {"invalid_url", "invalid_format"} if url in MALFORMED else {"url_not_public"}
+        assert error["field"] == "url", url
+        assert error["code"] in expected, (url, error)
+        assert error["message"]
+    assert (await s.my_review(account))["public_notice_url"] == ""
+
+    good = await s.client.put(
+        "/reviews/me/public-notice",
+        json={"url": "https://www.サンプル.jp/会社概要"},
+        headers=s.auth(account),
+    )
+    assert good.status_code == 200, good.text
+    assert good.json()["public_notice_url"] == "https://www.サンプル.jp/会社概要"
+
+
+async def test_an_individual_cannot_give_a_website_and_nothing_is_stored(screening: Any) -> None:
+    s = screening
+    account = await s.register("individual")
+    reply = await s.client.put(
+        "/reviews/me/public-notice",
+        json={"url": "https://www.example.co.jp/"},
+        headers=s.auth(account),
+    )
+    assert reply.status_code == 422, reply.text
+    assert [(e["field"], e["code"]) for e in reply.json()["errors"]] == [
+        ("url", "not_for_individuals")
+    ]
+
+    upload = await s.upload(account, "drivers_license", website_url="https://www.example.co.jp/")
+    assert upload.status_code == 422, upload.text
+    assert [(e["field"], e["code"]) for e in upload.json()["errors"]] == [
+        ("website_url", "not_for_individuals")
+    ]
+    review = await s.my_review(account)
+    assert review["documents"] == []
+    assert review["public_notice_url"] == ""
+    assert s.vault_files(account) == []

@@ -47,6 +47,11 @@ class ForbiddenDocumentError(ReviewError):
     """Raised for a document that must never be stored (a My Number card's back side)."""
 
 
+class NotForIndividualsError(ReviewError):
+    """Raised when an individual gives what only corporations and テレマ give (a website
+    or public notice): kept, it would be input that counts for nothing."""
+
+
 class UnknownDocumentError(ReviewError):
     """Raised when a document id is not one of this review's documents."""
 
@@ -218,6 +223,8 @@ class KycReview(Aggregate):
 
     def set_public_notice(self, url: str) -> None:
         """The corporation's website URL or equivalent public notice."""
+        if self.contractor_type == "individual":
+            raise NotForIndividualsError("public_notice")
         if self.status in ("in_review", "approved"):
             raise ReviewNotOpenError(self.status)
         if url != self.public_notice_url:
