@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pbx_cli.services import SERVICES
 from pbx_kit.host import running
 from pbx_kit.logging import configure_logging
+from pbx_kit.middleware import HeaderLimitMiddleware
 from pbx_kit.runtime import ServiceRuntime, open_infrastructure
 from pbx_kit.server_wait import DEFAULT_WAIT_SECONDS, servers_of, wait_for_servers
 from pbx_kit.settings import Settings
@@ -26,6 +27,7 @@ log = structlog.get_logger("pbx.up")
 
 def root_app(runtimes: Sequence[ServiceRuntime]) -> FastAPI:
     root = FastAPI(title="クラウドPBX portal", docs_url=None, redoc_url=None, openapi_url=None)
+    root.add_middleware(HeaderLimitMiddleware)
     for runtime in runtimes:
         root.mount(f"/{runtime.name}", runtime.api)
 

@@ -116,3 +116,23 @@ class CircleCancelled(IntegrationEvent):
     account_id: UUID
     circle_id: UUID
     cancelled_on: date
+
+
+@contract
+class SessionsEnded(IntegrationEvent):
+    """Every session of an account ended (a password change or reset, or "log out
+    everywhere"): each service refuses the account's access tokens whose ``ver`` claim is
+    below ``token_version``, so a stolen token stops working everywhere, not only at
+    identity."""
+
+    producer = "identity"
+    event_name = "SessionsEnded"
+    major = 1
+    schema_version = "1.0"
+
+    account_id: UUID
+    token_version: int = Field(
+        ge=1, description="the account's new token version: tokens with a lower `ver` are refused"
+    )
+    reason: Literal["password_changed", "password_reset", "logout_everywhere"]
+    ended_at: datetime

@@ -20,8 +20,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pbx_kit.idempotency import IdempotencyMiddleware, IdempotencyStore, MemoryIdempotencyStore
-from pbx_kit.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from pbx_kit.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyMiddleware,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+)
+from pbx_kit.middleware import BodyLimitMiddleware, CorrelationMiddleware, HeaderLimitMiddleware
 from pbx_kit.problems import (
     PROBLEM_RESPONSES,
     DomainError,
@@ -30,6 +35,7 @@ from pbx_kit.problems import (
     on_unexpected_error,
     on_validation_error,
 )
+from pbx_kit.sessions import SessionFloors
 
 
 def schema_ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -44,18 +50,67 @@ def schema_ref(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _document_models(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+#: the request headers every operation takes, as OpenAPI parameters
+CORRELATION_PARAMETER: dict[str, Any] = {
+    "name": "X-Correlation-ID",
+    "in": "header",
+    "required": False,
+    "description": "Ties this request to the events and messages it causes (echoed in the "
+    "answer). 1–128 of `A-Z a-z 0-9 . _ : -`; anything else is replaced by a new id.",
+    "schema": {"type": "string"},
+}
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the same key again (same caller, same body) to get the first "
+    "answer again instead of doing it twice (kept a day by default); a different body with the "
+    "same key is 422 `idempotency_key_reused`, a repeat while the first still runs 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
+_ANSWER_HEADERS: dict[str, Any] = {
+    "X-Correlation-ID": {
+        "description": "The request's correlation id",
+        "schema": {"type": "string"},
+    },
+    "X-Request-ID": {
+        "description": "This request's own id (the causation of the events it records)",
+        "schema": {"type": "string"},
+    },
+}
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _document_edge(document: dict[str, Any]) -> None:
+    """Every operation documents the correlation header; every POST ``Idempotency-Key``;
+    every answer the ids the edge adds."""
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in _METHODS:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            parameters.append(CORRELATION_PARAMETER)
+            if method == "post":
+                parameters.append(IDEMPOTENCY_PARAMETER)
+            for answer in operation.get("responses", {}).values():
+                if isinstance(answer, dict) and "$ref" not in answer:
+                    answer.setdefault("headers", {}).update(_ANSWER_HEADERS)
+
+
+def _install_openapi(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         document = generate()
-        _, defs = models_json_schema(
-            [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
-        )
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        schemas.update(defs.get("$defs", {}))
+        if models:
+            _, defs = models_json_schema(
+                [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(defs.get("$defs", {}))
+        _document_edge(document)
         app.openapi_schema = document
         return document
 
@@ -103,6 +158,8 @@ class Edge:
         self.checks: dict[str, Check] = {}
         #: informational figures shown by /readyz (e.g. relay lag); never fail readiness
         self.figures: dict[str, Check] = {}
+        #: the lowest token version accepted per account (None: no floors, e.g. unit tests)
+        self.session_floors: SessionFloors | None = None
 
 
 def create_app(
@@ -131,18 +188,18 @@ def create_app(
     app.state.edge = edge
     for router in routers:
         app.include_router(router)
-    if documented_models:
-        _document_models(app, documented_models)
+    _install_openapi(app, documented_models)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)
 
-    # outermost last: correlation -> body limit -> idempotency -> routes
+    # outermost last: header limit -> correlation -> body limit -> idempotency -> routes
     app.add_middleware(IdempotencyMiddleware, service=service, store_ref=lambda: edge.idempotency)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(CorrelationMiddleware, service=service)
+    app.add_middleware(HeaderLimitMiddleware)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Protocol, runtime_checkable
 
+import anyio
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -41,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pbx_kit.problems import DomainError
 
@@ -63,6 +65,7 @@ __all__ = [
     "TokenIssuer",
     "TokenVerifier",
     "UnauthorizedError",
+    "bearer_scheme",
     "current_caller",
     "install_auth",
     "optional_caller",
@@ -755,6 +758,18 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
+#: how OpenAPI documents the token (a generated client sends ``Authorization: Bearer``);
+#: the header itself is read and judged below, so every refusal is our problem+json
+bearer_scheme = HTTPBearer(
+    bearerFormat="JWT",
+    scheme_name="bearerAuth",
+    description="An access token from identity's `POST /identity/auth/token` "
+    "(EdDSA JWT, 15 minutes).",
+    auto_error=False,
+)
+_Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
 def _bearer_token(request: Request) -> str | None:
     """The bearer token, None without an ``Authorization`` header; malformed -> 401."""
     values = request.headers.getlist("authorization")
@@ -766,21 +781,35 @@ def _bearer_token(request: Request) -> str | None:
     return parts[1]
 
 
-def current_caller(request: Request) -> Caller:
-    """Dependency: the verified caller (401 without a valid bearer token)."""
+async def _session_floor(request: Request, caller: Caller) -> int:
+    edge = getattr(request.app.state, "edge", None)
+    floors = getattr(edge, "session_floors", None)
+    if floors is None:
+        return 0
+    return int(await floors.floor(caller.subject))
+
+
+async def current_caller(request: Request, _credentials: _Bearer = None) -> Caller:
+    """Dependency: the verified caller (401 without a valid bearer token, or with one
+    issued before the account's sessions ended: a password reset, "log out everywhere")."""
     token = _bearer_token(request)
     if token is None:
         raise UnauthorizedError()
-    caller = _verifier(request).verify(token)
+    verifier = _verifier(request)
+    # in a worker thread: a JWKS refetch or identity's own revocation check may block
+    caller = await anyio.to_thread.run_sync(verifier.verify, token)
+    if caller.token_version < await _session_floor(request, caller):
+        log.info("token_rejected", reason="sessions ended")
+        raise InvalidTokenError("sessions ended")
     request.state.caller = caller
     return caller
 
 
-def optional_caller(request: Request) -> Caller | None:
+async def optional_caller(request: Request, _credentials: _Bearer = None) -> Caller | None:
     """Dependency: the caller, or None without an ``Authorization`` header (a bad one is 401)."""
     if not request.headers.getlist("authorization"):
         return None
-    return current_caller(request)
+    return await current_caller(request)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -149,6 +150,36 @@ class PostgresIdempotencyStore:
 _REPLAYED_HEADERS = {"content-type", "location"}
 
 
+def _login_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """(method, path regex) of every operation whose OpenAPI says it needs a bearer token
+    (cached on the app: routes do not change once it serves)."""
+    cached = getattr(app.state, "_login_routes", None)
+    if cached is None:
+        from starlette.routing import compile_path
+
+        cached = [
+            (method.upper(), compile_path(path)[0])
+            for path, item in app.openapi().get("paths", {}).items()
+            for method, operation in item.items()
+            if isinstance(operation, dict) and operation.get("security")
+        ]
+        app.state._login_routes = cached
+    return list(cached)
+
+
+def _needs_login(scope: Scope) -> bool:
+    """Whether the operation this request goes to needs a bearer token."""
+    app = scope.get("app")
+    if app is None or not hasattr(app, "openapi"):
+        return False
+    # the path inside the app (a mounted app's own routes do not carry the mount prefix)
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    method = scope.get("method", "")
+    return any(m == method and regex.match(path) for m, regex in _login_routes(app))
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, service: str, store_ref: Any) -> None:
         self.app = app
@@ -156,11 +187,15 @@ class IdempotencyMiddleware:
         #: a callable returning the store (it is created at startup)
         self.store_ref = store_ref
 
-    async def _caller(self, scope: Scope) -> str:
+    async def _caller(self, scope: Scope) -> str | None:
         """Whose key this is: the verified token's subject (so a refreshed token still
-        replays), else a hash of the Authorization header as sent."""
+        replays), else a hash of the ``Authorization`` header as sent. None when the
+        route needs a token and this one is missing, refused, or issued before the
+        account's sessions ended: the route answers 401, never a stored answer or a
+        key-reuse refusal."""
         authorization = _header(scope, b"authorization") or ""
-        verifier = getattr(getattr(scope.get("app"), "state", None), "token_verifier", None)
+        state = getattr(scope.get("app"), "state", None)
+        verifier = getattr(state, "token_verifier", None)
         scheme, _, token = authorization.partition(" ")
         if verifier is not None and scheme.lower() == "bearer" and token:
             import anyio
@@ -170,12 +205,23 @@ class IdempotencyMiddleware:
             except Exception:  # noqa: S110 - an invalid token is refused by the route itself
                 pass
             else:
-                return f"sub:{caller.subject}"
+                floors = getattr(getattr(state, "edge", None), "session_floors", None)
+                ended = floors is not None and caller.token_version < await floors.floor(
+                    caller.subject
+                )
+                if not ended:
+                    return f"sub:{caller.subject}"
+        if _needs_login(scope):
+            return None
         return "hdr:" + hashlib.sha256(authorization.encode()).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if key is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        caller = await self._caller(scope)
+        if caller is None:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH:
@@ -186,7 +232,6 @@ class IdempotencyMiddleware:
             )(scope, receive, send)
             return
         body, messages = await read_body(receive)
-        caller = await self._caller(scope)
         scope_key = hashlib.sha256(
             f"{self.service}\0{scope.get('path')}\0{caller}\0{key}".encode()
         ).hexdigest()

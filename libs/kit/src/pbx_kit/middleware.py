@@ -108,6 +108,34 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413)
 
 
+class HeaderLimitMiddleware:
+    """431 problem+json for too many request headers or too many header bytes.
+
+    The HTTP server (h11) bounds only a header block that arrives incomplete, so a
+    complete 64 MB header or thousands of headers would otherwise reach the routes, be
+    parsed, logged and looked through on every request."""
+
+    def __init__(self, app: ASGIApp, max_count: int = 100, max_bytes: int = 16_384) -> None:
+        self.app = app
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers", [])
+            size = sum(len(k) + len(v) + 4 for k, v in headers)
+            if len(headers) > self.max_count or size > self.max_bytes:
+                await problem_response(
+                    431,
+                    "request_header_fields_too_large",
+                    f"リクエストヘッダーが大きすぎます（{self.max_count}個・"
+                    f"{self.max_bytes // 1024}KiBまで）。",
+                    title="Request Header Fields Too Large",
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
     """413 for a body over the limit, by ``Content-Length`` and while streaming."""
 

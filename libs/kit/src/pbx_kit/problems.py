@@ -327,7 +327,9 @@ PROBLEM_RESPONSES = problem_responses(
     400,
     413,
     422,
+    431,
     503,
+    s431="too many request headers, or too large (request_header_fields_too_large)",
     s503="a server it needs did not answer in time (service_unavailable); retry after "
     "Retry-After seconds",
 )

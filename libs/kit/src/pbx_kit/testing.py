@@ -231,10 +231,13 @@ async def serving(
             yield served
     if stack.kind == "real":
         prefix = stack.settings.queue_prefix
+        from pbx_kit.sessions import sessions_queue
+
+        # every service also owns the queue of ended sessions
         await delete_exchange(
             stack.settings.amqp_url,
             stack.settings.exchange,
-            (queue, *(prefix + q for q in own_queues)),
+            (queue, *(prefix + q for q in own_queues), sessions_queue(runtime.name, prefix)),
         )
 
 
@@ -308,3 +311,15 @@ def memory_infrastructure(data_dir: Path) -> Any:
         mailer=MaildirMailer(data_dir / "mail", settings.mail_from),
         cipher_key=str(settings.cipher_key),
     )
+
+
+def fuzz_schemas(app: Any) -> tuple[Any, Any]:
+    """Schemathesis schemas of an app's OpenAPI: (anonymous, logged in). The logged-in one
+    leaves ``Authorization`` to the test, which sends a real token: otherwise schemathesis
+    would count a request as missing its token (and expect 401) after the test added one."""
+    import schemathesis
+
+    anonymous = schemathesis.openapi.from_asgi("/openapi.json", app)
+    logged_in = schemathesis.openapi.from_asgi("/openapi.json", app)
+    logged_in.config.generation.update(with_security_parameters=False)
+    return anonymous, logged_in

@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from pbx_catalog.main import build
 from pbx_kit.auth import TokenIssuer
-from pbx_kit.testing import memory_infrastructure, services_in_background
+from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-catalog-")))
 RUNTIME = build(INFRA)
-schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.api)
+schema, logged_in = fuzz_schemas(RUNTIME.api)
 ADMIN = {
     "Authorization": "Bearer " + TokenIssuer(INFRA.key_ring()).issue(str(uuid.uuid4()), ["admin"])
 }
@@ -47,7 +46,7 @@ def test_no_anonymous_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @FUZZ
 def test_no_admin_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=ADMIN, excluded_checks=EXCLUDED)

@@ -17,6 +17,7 @@ from pbx_events.bus import Delivery
 from pbx_events.envelope import Message
 from pbx_kit.auth import TokenIssuer
 from pbx_kit.host import running
+from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
 
 
@@ -59,7 +60,8 @@ async def shop(stack: Stack) -> AsyncIterator[Shop]:
             await infra.bus.subscribe(queue, ["catalog.#"], on_message)
             yield shop
     if stack.kind == "real":
-        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (queue,))
+        own = sessions_queue("catalog", stack.settings.queue_prefix)
+        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (queue, own))
 
 
 async def test_the_seed_is_loaded_once_and_every_category_has_products(shop: Shop) -> None:

@@ -37,10 +37,16 @@ _UNAUTHORIZED = problem_responses(401, s401="invalid credentials or token")
 _LOGIN = problem_responses(401, 429, s401="invalid credentials", s429="too many failed logins")
 
 
+#: a login ID has no control characters (a NUL cannot even be stored in PostgreSQL)
+LOGIN_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
 class LoginIn(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    login_id: str = Field(min_length=1, max_length=64, examples=["PBX48213907"])
+    login_id: str = Field(
+        min_length=1, max_length=64, pattern=LOGIN_ID_PATTERN, examples=["PBX48213907"]
+    )
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -61,7 +67,7 @@ class LogoutIn(BaseModel):
 class ReminderIn(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    login_id: str = Field(min_length=1, max_length=64)
+    login_id: str = Field(min_length=1, max_length=64, pattern=LOGIN_ID_PATTERN)
 
 
 class ResetIn(BaseModel):

@@ -14,15 +14,23 @@ from pbx_events.identity import (
     Address,
     CircleAdded,
     CircleCancelled,
+    SessionsEnded,
     ShippingAddressChanged,
 )
+from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account, AccountRegisteredEvent, contractor_address
+from pbx_identity.domain.staff import StaffMember
 
 # classes made by @event (mypy cannot see decorator-made attributes)
 _InfoChanged: Any = Account.InfoChanged  # type: ignore[attr-defined]
 _ShippingChanged: Any = Account.ShippingAddressChanged  # type: ignore[attr-defined]
 _CircleAdded: Any = Account.CircleAdded  # type: ignore[attr-defined]
 _CircleCancelled: Any = Account.CircleCancelled  # type: ignore[attr-defined]
+_PasswordChanged: Any = Account.PasswordChanged  # type: ignore[attr-defined]
+_SessionsEnded: Any = Account.SessionsEnded  # type: ignore[attr-defined]
+_StaffSessionsEnded: Any = StaffMember.SessionsEnded  # type: ignore[attr-defined]
+#: why the sessions ended, as SessionsEnded says it (PasswordChanged.reason → reason)
+_PASSWORD_REASONS = {"reset": "password_reset"}
 
 
 def _address(fields: dict[str, Any]) -> Address:
@@ -85,6 +93,35 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 cancelled_on=date.fromisoformat(domain_event.cancelled_on),
             )
         ]
-    # the rest (passwords, sessions, low-balance and screening decision notices…) stays
+    # the rest (password hashes, low-balance and screening decision notices…) stays
     # inside identity
     return []
+
+
+class IdentityMapping:
+    """The relay's mapping: ``to_integration``, and ``SessionsEnded`` for the events that
+    end every session (it carries the account's token version after the event, read from
+    the account at that version, so re-publishing sends the same message)."""
+
+    def __init__(self, app: IdentityService) -> None:
+        self.app = app
+
+    def __call__(self, domain_event: Any) -> Sequence[IntegrationEvent]:
+        if isinstance(domain_event, _PasswordChanged | _SessionsEnded | _StaffSessionsEnded):
+            return [self.sessions_ended(domain_event)]
+        return to_integration(domain_event)
+
+    def sessions_ended(self, domain_event: Any) -> SessionsEnded:
+        account = self.app.repository.get(
+            domain_event.originator_id, version=domain_event.originator_version
+        )
+        if isinstance(domain_event, _PasswordChanged):
+            reason = _PASSWORD_REASONS.get(domain_event.reason, "password_changed")
+        else:
+            reason = "logout_everywhere"
+        return SessionsEnded(
+            account_id=domain_event.originator_id,
+            token_version=account.token_version,
+            reason=reason,
+            ended_at=domain_event.timestamp,
+        )

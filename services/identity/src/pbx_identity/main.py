@@ -8,7 +8,7 @@ from pbx_events.relay import OutboxRelay, RelaySettings
 from pbx_identity import api, api_account, api_auth, api_email, consumers
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
-from pbx_identity.integration import to_integration
+from pbx_identity.integration import IdentityMapping
 from pbx_identity.mails import IdentityMailer
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
 from pbx_kit.app import Edge, create_app
@@ -62,7 +62,7 @@ def build(infra: Infrastructure) -> ServiceRuntime:
             return current is None or caller.token_version < current
 
         install_auth(web, TokenVerifier(StaticKeySource(ring), revocation=revoked))
-        relay = OutboxRelay(application, SERVICE, to_integration, infra.bus)
+        relay = OutboxRelay(application, SERVICE, IdentityMapping(application), infra.bus)
         runtime.loops.append(relay.run)
         web.state.relay = relay
 

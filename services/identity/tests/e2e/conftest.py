@@ -47,6 +47,7 @@ from pbx_identity.main import build
 from pbx_kit.auth import AUDIENCE, ISSUER, TOKEN_TYPE, KeyRing
 from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
+from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
 
 #: the password of REGISTRATION_EXAMPLE
@@ -337,5 +338,10 @@ async def identity_system(
         await delete_exchange(
             stack.settings.amqp_url,
             stack.settings.exchange,
-            (system.queue, wallet_notices, kyc_decisions),
+            (
+                system.queue,
+                wallet_notices,
+                kyc_decisions,
+                sessions_queue("identity", stack.settings.queue_prefix),
+            ),
         )

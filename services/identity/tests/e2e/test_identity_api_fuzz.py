@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -17,11 +16,11 @@ from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.commands import LogIn, RegisterAccount
 from pbx_identity.main import build
 from pbx_identity.validation.registration import validate_registration
-from pbx_kit.testing import memory_infrastructure, services_in_background
+from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-")))
 RUNTIME = build(INFRA)
-schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.api)
+schema, logged_in = fuzz_schemas(RUNTIME.api)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,7 +55,7 @@ def test_no_input_yields_a_server_error_and_responses_match_the_schema(case: Any
     case.call_and_validate(excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @settings(
     max_examples=40,
     deadline=None,

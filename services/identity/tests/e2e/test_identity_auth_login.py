@@ -199,3 +199,18 @@ async def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(
             statuses.append(response.status_code)
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429] * 3
+
+
+@pytest.mark.parametrize("login_id", ["PBX\x0012345678", "PBX1234\n5678", "\x7f"])
+async def test_a_login_id_with_control_characters_is_refused_as_input_not_a_server_error(
+    identity_system: Any, login_id: str
+) -> None:
+    s = identity_system
+    for path, body in (
+        ("/auth/token", {"login_id": login_id, "password": "Sample#Passw0rd"}),
+        ("/auth/password-reminder", {"login_id": login_id}),
+    ):
+        reply = await s.client.post(path, json=body)
+        assert reply.status_code == 422, (path, reply.text)
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in reply.json()["errors"]] == ["login_id"], path

@@ -20,6 +20,7 @@ from pbx_identity.mails import REGISTRATION_SUBJECT
 from pbx_identity.main import build
 from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
+from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
 
 
@@ -66,6 +67,7 @@ async def system(stack: Stack) -> AsyncIterator[System]:
     own_queues = (
         prefix + pbx_identity.consumers.WALLET_NOTICES,
         prefix + pbx_identity.consumers.KYC_DECISIONS,
+        sessions_queue("identity", prefix),
     )
     infra = infrastructure_for(stack)
     runtime = build(infra)

@@ -11,18 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from pbx_events.identity import AccountRegistered
 from pbx_kit.auth import TokenIssuer
-from pbx_kit.testing import memory_infrastructure, services_in_background
+from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
 from pbx_kyc.main import build
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-kyc-")))
 RUNTIME = build(INFRA)
-schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.api)
+schema, logged_in = fuzz_schemas(RUNTIME.api)
 
 CUSTOMER: dict[str, str] = {}
 REVIEWER: dict[str, str] = {}
@@ -71,13 +70,13 @@ def test_no_anonymous_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @FUZZ
 def test_no_customer_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=CUSTOMER, excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @FUZZ
 def test_no_reviewer_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=REVIEWER, excluded_checks=EXCLUDED)
