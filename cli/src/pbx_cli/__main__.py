@@ -45,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from pbx_cli.up import main as up_main
         from pbx_kit.server_wait import ServerRefusedError, ServerUnreachableError
-        from pbx_kit.settings import Settings
+        from pbx_kit.settings import ConfigurationError, Settings
 
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
         wait = {"wait": args.wait} if args.wait is not None else {}
         try:
             up_main(Settings(**overrides), args.host, args.port, **wait)
+        except ConfigurationError as exc:
+            print(f"pbx up: {exc}", file=sys.stderr)
+            return 2
         except (ServerUnreachableError, ServerRefusedError) as exc:
             print(f"pbx up: {exc}", file=sys.stderr)
             return 1

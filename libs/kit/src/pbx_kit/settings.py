@@ -8,6 +8,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class ConfigurationError(Exception):
+    """Raised at start when the settings make running unsafe or impossible (the message
+    says which setting, and what to do); ``./pbx up`` prints it and exits with 2."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PBX_", extra="ignore")
 

@@ -20,8 +20,14 @@ from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_wallet import errors
 from pbx_wallet.application import WalletService
 from pbx_wallet.commands import ReceivePaymentNotice, RequestTopUp, SetLowBalanceThreshold
-from pbx_wallet.domain.wallet import ChargeState, Wallet
-from pbx_wallet.payments import SIGNATURE_HEADER, SignatureError, StaleSignatureError, verify
+from pbx_wallet.domain.wallet import TOP_UP_LIMITS, ChargeState, Wallet
+from pbx_wallet.payments import (
+    PAYMENT_WINDOWS,
+    SIGNATURE_HEADER,
+    SignatureError,
+    StaleSignatureError,
+    verify,
+)
 from pbx_wallet.queries import LedgerStore, StatementLine
 
 router = APIRouter(tags=["wallet"])
@@ -82,16 +88,58 @@ class WalletChangeIn(BaseModel):
     low_balance_threshold: int = Field(ge=0, le=10_000_000, description="yen; 0 turns it off")
 
 
-class TopUpIn(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+#: each method's amount limits, as JSON Schema conditions (a generated client or form
+#: knows them before it asks; the service answers 422 amount_out_of_range beyond them)
+_LIMITS_SCHEMA: list[dict[str, Any]] = [
+    {
+        "if": {"properties": {"method": {"const": method}}, "required": ["method"]},
+        "then": {"properties": {"amount": {"minimum": low, "maximum": high}}},
+    }
+    for method, (low, high) in TOP_UP_LIMITS.items()
+]
+_LIMITS_TEXT = "; ".join(f"{m} {lo:,}–{hi:,}" for m, (lo, hi) in TOP_UP_LIMITS.items())
 
-    amount: int = Field(ge=1, le=10_000_000, description="yen (no consumption tax on a top-up)")
+
+class TopUpIn(BaseModel):
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"allOf": _LIMITS_SCHEMA},  # type: ignore[dict-item]
+    )
+
+    amount: int = Field(
+        ge=1,
+        le=10_000_000,
+        description=f"yen (no consumption tax on a top-up); per method: {_LIMITS_TEXT} "
+        "(422 amount_out_of_range beyond them; GET /top-up-methods lists them)",
+    )
     method: Method
     card_token: str | None = Field(
         default=None,
         pattern=r"^tok_[A-Za-z0-9_]{1,64}$",
         description="credit card only: the provider's token for the card (never the number)",
     )
+
+
+class TopUpMethodOut(BaseModel):
+    method: Method
+    name: str = Field(description="the method's name as the customer reads it")
+    min_amount: int = Field(description="smallest top-up, yen")
+    max_amount: int = Field(description="largest top-up, yen")
+    settles: Literal["at_once", "when_paid"] = Field(
+        description="at_once: the balance grows with the answer (card); when_paid: when "
+        "the money arrives"
+    )
+    payment_window_minutes: int = Field(description="how long an unpaid top-up waits")
+
+
+#: the methods in the order a customer is offered them
+METHOD_NAMES: dict[str, str] = {
+    "credit_card": "クレジットカード",
+    "net_bank": "ネットバンキング",
+    "convenience_store": "コンビニ払い",
+    "bank_transfer": "銀行振込",
+}
 
 
 class ChargeOut(BaseModel):
@@ -205,6 +253,22 @@ PerPage = Annotated[int, Query(ge=1, le=100)]
 
 
 # -- the owner ----------------------------------------------------------------
+
+
+@router.get("/top-up-methods", response_model=list[TopUpMethodOut])
+def list_top_up_methods() -> list[TopUpMethodOut]:
+    """The ways to charge the balance, each with its smallest and largest amount in yen."""
+    return [
+        TopUpMethodOut(
+            method=method,  # type: ignore[arg-type]
+            name=name,
+            min_amount=TOP_UP_LIMITS[method][0],
+            max_amount=TOP_UP_LIMITS[method][1],
+            settles="at_once" if method == "credit_card" else "when_paid",
+            payment_window_minutes=int(PAYMENT_WINDOWS[method].total_seconds() // 60),
+        )
+        for method, name in METHOD_NAMES.items()
+    ]
 
 
 @router.get("/wallets/me", response_model=WalletOut, responses=_OWNER)

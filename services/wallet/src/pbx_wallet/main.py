@@ -6,11 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 import anyio
+import structlog
 
 from pbx_events.relay import OutboxRelay
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import install_auth
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.settings import ConfigurationError
 from pbx_kit.wiring import wire_edge
 from pbx_wallet import api, sandbox_api
 from pbx_wallet.api import PaymentNotificationIn
@@ -24,6 +26,35 @@ from pbx_wallet.scheduler import ChargeExpiry
 from pbx_wallet.settings import WalletSettings
 
 SERVICE = "wallet"
+log = structlog.get_logger("pbx.wallet")
+
+
+def choose_provider(infra: Infrastructure, settings: WalletSettings) -> str:
+    """The payment provider to run: the sandbox only on the embedded default or in memory,
+    or on real servers when ``PBX_WALLET_ALLOW_SANDBOX`` says so (a staging system)."""
+    on_real_servers = infra.embedded is None and infra.database_url is not None
+    provider = settings.provider
+    if provider is None:
+        if on_real_servers:
+            raise ConfigurationError(
+                "PBX_WALLET_PROVIDER is not set. Only the development sandbox is built: on "
+                "real servers set PBX_WALLET_PROVIDER=sandbox and PBX_WALLET_ALLOW_SANDBOX=true "
+                "for a staging system (never production: any admin can mark a top-up paid)."
+            )
+        provider = "sandbox"
+    if provider == "sandbox" and on_real_servers and not settings.allow_sandbox:
+        raise ConfigurationError(
+            "PBX_WALLET_PROVIDER=sandbox on real servers needs PBX_WALLET_ALLOW_SANDBOX=true "
+            "(a staging system only: the sandbox lets any admin mark a top-up paid)."
+        )
+    if provider == "sandbox":
+        log.warning(
+            "payment_sandbox_in_use",
+            detail="THE PAYMENT SANDBOX IS ON: no real money moves, and anyone with an admin "
+            "login can mark a top-up paid at POST /wallet/sandbox/payments/{charge_id}/pay. "
+            "Development and staging only.",
+        )
+    return provider
 
 
 def webhook_secrets(infra: Infrastructure, settings: WalletSettings) -> list[bytes]:
@@ -50,6 +81,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
 ) -> ServiceRuntime:
     wallet_settings = settings or WalletSettings()
+    provider = choose_provider(infra, wallet_settings)
     edge = Edge()
     web = create_app(
         SERVICE,
@@ -57,7 +89,8 @@ def build(
         description="The prepaid balance (プリペイド): top-ups by four methods, the statement, "
         "the payment provider's webhook. Money is integer yen. Errors are RFC 9457 "
         "problem+json.",
-        routers=[api.router, sandbox_api.router],
+        # the sandbox's own pages exist only where the sandbox is the provider
+        routers=[api.router, *([sandbox_api.router] if provider == "sandbox" else [])],
         max_body_bytes=infra.settings.max_body_bytes,
         edge=edge,
         documented_models=[PaymentNotificationIn],
@@ -71,6 +104,11 @@ def build(
         web.state.application = application
         web.state.sandbox = application.provider
         web.state.webhook_secrets = webhook_secrets(infra, wallet_settings)
+
+        async def payment_provider() -> tuple[bool, str]:
+            return True, provider
+
+        edge.figures["payment_provider"] = payment_provider
         install_auth(web, infra.token_verifier())
         relay = OutboxRelay(application, SERVICE, WalletMapping(application), infra.bus)
         pool = await wire_edge(infra, runtime, edge, application, relay)

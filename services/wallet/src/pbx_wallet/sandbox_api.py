@@ -1,4 +1,7 @@
-"""The sandbox payment provider's own pages (development and tests only).
+"""The sandbox payment provider's own pages (development and staging only).
+
+Mounted only when the sandbox is the provider (``pbx_wallet.main.choose_provider``), and
+only staff with the ``admin`` role may use them: marking a charge paid credits the wallet.
 
 ``POST /sandbox/payments/{charge_id}/pay`` plays the customer paying: at the
 convenience store or the bank counter it makes the provider send its signed
@@ -16,6 +19,7 @@ import anyio
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import problem_responses
 from pbx_wallet import errors
 from pbx_wallet.api import PaymentNotificationIn, WalletDep
@@ -31,6 +35,7 @@ def get_sandbox(request: Request) -> SandboxProvider:
 
 
 SandboxDep = Annotated[SandboxProvider, Depends(get_sandbox)]
+AdminDep = Annotated[Caller, Depends(require_roles("admin"))]
 
 
 class SandboxPayIn(BaseModel):
@@ -51,16 +56,20 @@ class SandboxPayOut(BaseModel):
 @router.post(
     "/payments/{charge_id}/pay",
     response_model=SandboxPayOut,
-    responses=problem_responses(404, s404="the sandbox knows no such charge"),
+    responses=problem_responses(
+        401, 403, 404, s403="not an admin", s404="the sandbox knows no such charge"
+    ),
 )
 async def sandbox_pay(
     charge_id: UUID,
+    admin: AdminDep,
     app: WalletDep,
     sandbox: SandboxDep,
     request: Request,
     body: Annotated[SandboxPayIn | None, Body()] = None,
 ) -> SandboxPayOut:
-    """The customer pays a sandbox charge (convenience store, bank transfer, net bank)."""
+    """Play the customer paying a sandbox charge (convenience store, bank transfer, net bank);
+    admins only."""
     status = sandbox.status(charge_id)
     if status.state == "unknown":
         raise errors.ChargeNotFoundError

@@ -11,8 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WalletSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PBX_WALLET_", extra="ignore")
 
-    #: the payment provider (only the sandbox is built; a real one plugs into the same port)
-    provider: Literal["sandbox"] = "sandbox"
+    #: the payment provider (only the sandbox is built; a real one plugs into the same port);
+    #: unset = the sandbox on the embedded default, and no start on real servers
+    provider: Literal["sandbox"] | None = None
+    #: let the sandbox (anyone with an admin login can mark a top-up paid) run on real
+    #: servers: a staging system, never production
+    allow_sandbox: bool = False
     #: the provider's notification signing secrets, comma-separated (several while rotating);
     #: unset = one derived from the cipher key (development)
     webhook_secrets: SecretStr | None = None

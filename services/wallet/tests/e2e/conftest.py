@@ -21,6 +21,10 @@ from pbx_kit.testing import Stack, serving
 from pbx_wallet.consumers import ACCOUNTS_QUEUE, ORDERS_QUEUE
 from pbx_wallet.main import build
 from pbx_wallet.payments import SandboxProvider, sign
+from pbx_wallet.settings import WalletSettings
+
+#: the sandbox, allowed on the real servers of the tests (as on a staging system)
+STAGING = WalletSettings(provider="sandbox", allow_sandbox=True)
 
 
 class Clock:
@@ -152,6 +156,12 @@ class Wallets:
             headers={"Pbx-Signature": header, "Content-Type": "application/json"},
         )
 
+    async def sandbox_pay(self, charge_id: Any) -> httpx.Response:
+        """An admin plays the customer paying a sandbox charge."""
+        return await self.client.post(
+            f"/sandbox/payments/{charge_id}/pay", headers=self.staff("admin")
+        )
+
     async def balance(self, account_id: uuid.UUID) -> dict[str, Any]:
         reply = await self.client.get("/wallets/me", headers=self.auth(account_id))
         assert reply.status_code == 200, reply.text
@@ -221,7 +231,7 @@ async def wallets(stack: Stack) -> AsyncIterator[Wallets]:
     clock = Clock()
     async with serving(
         stack,
-        lambda infra: build(infra, clock=clock),
+        lambda infra: build(infra, STAGING, clock=clock),
         "wallet.#",
         (ACCOUNTS_QUEUE, ORDERS_QUEUE),
     ) as served:

@@ -111,7 +111,7 @@ async def test_another_customers_charge_is_not_found(wallets: Any) -> None:
     owner = await wallets.register()
     stranger = await wallets.register()
     charge = (await wallets.top_up(owner, 5_000, "net_bank")).json()["charge_id"]
-    await wallets.client.post(f"/sandbox/payments/{charge}/pay")
+    await wallets.sandbox_pay(charge)
     read = await wallets.client.get(f"/wallets/me/top-ups/{charge}", headers=wallets.auth(stranger))
     assert_problem(read, 404, "charge_not_found")
     back = await wallets.client.post(
@@ -359,7 +359,7 @@ async def test_a_sixth_unpaid_charge_is_refused(wallets: Any) -> None:
         assert_problem(refused, 409, "too_many_pending_charges")
     assert await money(wallets, account) == (0, 15_000)
     # once one is paid another may be asked for
-    paid = await wallets.client.post(f"/sandbox/payments/{charges[0]}/pay")
+    paid = await wallets.sandbox_pay(charges[0])
     assert paid.json()["result"] == "credited"
     again = await wallets.top_up(account, 2_000, "convenience_store")
     assert again.status_code == 201, again.text

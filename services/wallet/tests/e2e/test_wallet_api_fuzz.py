@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from pbx_kit.auth import TokenIssuer
 from pbx_kit.problems import Problem
-from pbx_kit.testing import memory_infrastructure, services_in_background
+from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
 from pbx_wallet.api import NotificationOut
 from pbx_wallet.commands import RequestTopUp
 from pbx_wallet.main import build
@@ -31,7 +30,7 @@ from pbx_wallet.payments import sign
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-wallet-")))
 RUNTIME = build(INFRA)
-schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.api)
+schema, logged_in = fuzz_schemas(RUNTIME.api)
 
 #: bearer headers, issued once the service runs (tokens are short-lived)
 CUSTOMER: dict[str, str] = {}
@@ -80,13 +79,13 @@ def test_no_anonymous_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @FUZZ
 def test_no_customer_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=CUSTOMER, excluded_checks=EXCLUDED)
 
 
-@schema.parametrize()
+@logged_in.parametrize()
 @FUZZ
 def test_no_auditor_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=AUDITOR, excluded_checks=EXCLUDED)

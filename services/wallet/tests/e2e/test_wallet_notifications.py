@@ -447,7 +447,7 @@ async def test_a_bank_transfer_is_confirmed_by_the_providers_notification(wallet
     assert details["payment"]["transfer_amount"] == "12000"
     assert details["payment"]["account_number"]
     # the customer pays at the bank counter; the sandbox notifies the webhook
-    paid = await wallets.client.post(f"/sandbox/payments/{charge}/pay")
+    paid = await wallets.sandbox_pay(charge)
     assert paid.status_code == 200, paid.text
     assert paid.json()["notified"] is True
     assert paid.json()["result"] == "credited"
@@ -469,7 +469,7 @@ async def test_a_net_bank_top_up_is_confirmed_when_the_customer_returns_having_p
     assert charge["charge_id"] in charge["payment"]["redirect_url"]
     charge_id = charge["charge_id"]
     assert await money(wallets, account) == (0, 20_000)
-    paid = await wallets.client.post(f"/sandbox/payments/{charge_id}/pay")
+    paid = await wallets.sandbox_pay(charge_id)
     assert paid.status_code == 200, paid.text
     assert paid.json()["notified"] is False
     assert paid.json()["return_to"].endswith(f"/wallets/me/top-ups/{charge_id}/return")
