@@ -5,10 +5,8 @@ Mixed into ``IdentityService`` (application.py), the only load/save site.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +34,7 @@ from pbx_identity.errors import (
     EmailTakenError,
     InvalidEmailChangeTokenError,
 )
+from pbx_identity.link_tokens import LinkTokens
 from pbx_identity.validation.email import email_domain_class
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -89,7 +88,7 @@ class AccountUseCases:
     change: Callable[..., Any]
 
     email_key: Callable[[str], str]
-    _email_change_key: bytes
+    email_change_links: LinkTokens
 
     def my_account(self, account_id: UUID) -> Account:
         """The caller's own account (404 for anything else, staff logins included)."""
@@ -124,7 +123,7 @@ class AccountUseCases:
                 account.request_email_change(
                     change_id,
                     new_email,
-                    _token_hash(self._email_change_secret(account.id, change_id)),
+                    _token_hash(self.email_change_links.secret(account.id, change_id)),
                     datetime.now(UTC) + EMAIL_CHANGE_TTL,
                 )
             account.change_info(
@@ -150,27 +149,15 @@ class AccountUseCases:
 
     # -- e-mail change confirmation ------------------------------------------------------
 
-    def _email_change_secret(self, account_id: UUID, change_id: str) -> str:
-        """The token's secret, derived with a server key: only its hash is ever stored."""
-        digest = hmac.new(self._email_change_key, f"{account_id}:{change_id}".encode(), "sha256")
-        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
-
     def email_change_token(self, account_id: UUID, change_id: str) -> str:
         """The token of the link mailed to the new address of one change request."""
-        return f"{account_id.hex}.{change_id}.{self._email_change_secret(account_id, change_id)}"
+        return self.email_change_links.make(account_id, change_id)
 
     def _email_change_token_parts(self, token: str) -> tuple[UUID, str, str]:
-        parts = token.split(".")
-        if len(parts) != 3:
+        parsed = self.email_change_links.read(token)
+        if parsed is None:
             raise InvalidEmailChangeTokenError
-        try:
-            account_id = UUID(hex=parts[0])
-        except ValueError:
-            raise InvalidEmailChangeTokenError from None
-        change_id, secret = parts[1], parts[2]
-        if not hmac.compare_digest(secret, self._email_change_secret(account_id, change_id)):
-            raise InvalidEmailChangeTokenError
-        return account_id, change_id, secret
+        return parsed
 
     def _account_for_token(self, account_id: UUID) -> Account:
         try:

@@ -5,9 +5,7 @@ Mixed into ``IdentityService`` (application.py), the only load/save site.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from pbx_identity.errors import (
     InvalidRefreshTokenError,
     InvalidResetTokenError,
 )
+from pbx_identity.link_tokens import LinkTokens
 from pbx_kit.auth import TokenIssuer
 
 REFRESH_TTL = timedelta(days=30)
@@ -59,16 +58,12 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 class AuthUseCases:
     # provided by IdentityService
     repository: Any
     password_hasher: PasswordHasher
     token_issuer: TokenIssuer
-    _reset_key: bytes
+    reset_links: LinkTokens
     _dummy_hash: str
 
     #: Application.save (annotation only: a stub here would shadow it in the MRO)
@@ -181,13 +176,9 @@ class AuthUseCases:
 
     # -- password reminder and reset -------------------------------------------------
 
-    def _reset_secret(self, reminder_id: UUID, reset_id: str) -> str:
-        """The token's secret, derived with a server key: only its hash is ever stored."""
-        digest = hmac.new(self._reset_key, f"{reminder_id}:{reset_id}".encode(), "sha256")
-        return _b64(digest.digest())
-
     def reset_token(self, reminder_id: UUID, reset_id: str) -> str:
-        return f"{reminder_id.hex}.{reset_id}.{self._reset_secret(reminder_id, reset_id)}"
+        """The token of the link mailed for one reminder."""
+        return self.reset_links.make(reminder_id, reset_id)
 
     def request_password_reminder(self, cmd: RequestPasswordReminder) -> None:
         """Record a reminder for any login ID; the mailer writes only to a real account."""
@@ -196,24 +187,18 @@ class AuthUseCases:
         reset_id = uuid4().hex
         now = datetime.now(UTC)
         reminder.request(
-            reset_id, _sha256(self._reset_secret(reminder.id, reset_id)), now + RESET_TTL, now
+            reset_id, _sha256(self.reset_links.secret(reminder.id, reset_id)), now + RESET_TTL, now
         )
         self.save(reminder)  # nothing new when too many are open: the answer is the same
 
     def reset_password(self, cmd: ResetPassword) -> None:
         """Set a new password with a one-time token; every session ends."""
-        parts = cmd.token.split(".")
-        if len(parts) != 3:
+        parsed = self.reset_links.read(cmd.token)
+        if parsed is None:
             raise InvalidResetTokenError
-        try:
-            reminder_id = UUID(hex=parts[0])
-        except ValueError:
-            raise InvalidResetTokenError from None
-        reset_id, secret = parts[1], parts[2]
+        reminder_id, reset_id, secret = parsed
         reminder = self._get(reminder_id)
         if not isinstance(reminder, PasswordReminder):
-            raise InvalidResetTokenError
-        if not hmac.compare_digest(secret, self._reset_secret(reminder_id, reset_id)):
             raise InvalidResetTokenError
         account = self.find_login(reminder.login_id_key)
         if not isinstance(account, Account):

@@ -20,6 +20,7 @@ from pbx_identity.app_auth import AuthUseCases
 from pbx_identity.commands import RegisterAccount
 from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
 from pbx_identity.errors import EmailTakenError, LoginIdExhaustedError
+from pbx_identity.link_tokens import LinkTokens
 from pbx_identity.validation.email import email_domain_class
 from pbx_kit.auth import TokenIssuer
 
@@ -58,11 +59,13 @@ class IdentityService(AuthUseCases, AccountUseCases, ServiceApplication):
         super().__init__(env)
         #: keys the e-mail index, so the index does not reveal addresses
         self._index_key = index_key
-        #: derives password-reset tokens, so only their hashes are stored
-        self._reset_key = reset_key
-        #: derives e-mail confirmation tokens: a key of its own (from the reset key), so a
-        #: token of one kind never passes as the other
-        self._email_change_key = hmac.new(reset_key, b"identity.email-change", "sha256").digest()
+        #: password-reset tokens, so only their hashes are stored
+        self.reset_links = LinkTokens(reset_key)
+        #: e-mail confirmation tokens: a key of its own (from the reset key), so a token of
+        #: one kind never passes as the other
+        self.email_change_links = LinkTokens(
+            hmac.new(reset_key, b"identity.email-change", "sha256").digest()
+        )
         self.token_issuer = token_issuer
         self.password_hasher = password_hasher or PasswordHasher()
         # an unknown login ID is checked against this, so it costs what a real one does
