@@ -1,4 +1,4 @@
-"""Wiring: the catalog service built on the given infrastructure."""
+"""The catalog service: what it is, for ``pbx_kit.service`` to build."""
 
 from __future__ import annotations
 
@@ -7,51 +7,44 @@ import anyio
 from pbx_catalog import api
 from pbx_catalog.application import CatalogService
 from pbx_catalog.integration import CatalogMapping
-from pbx_catalog.projections import ProductView
-from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_kit.app import Edge, create_app
-from pbx_kit.auth import install_auth
-from pbx_kit.runtime import Infrastructure, ServiceRuntime
-from pbx_kit.wiring import wire_edge
-
-SERVICE = "catalog"
+from pbx_catalog.projections import ProductProjection
+from pbx_catalog.queries import MemoryProductStore, PostgresProductStore, ProductStore
+from pbx_events.relay import RelaySettings
+from pbx_kit.runtime import Infrastructure
+from pbx_kit.service import Running, Service
 
 
 def make_application(infra: Infrastructure) -> CatalogService:
-    return CatalogService(infra.eventsourcing_env(SERVICE))
+    return CatalogService(infra.eventsourcing_env("catalog"))
 
 
-def build(infra: Infrastructure) -> ServiceRuntime:
-    settings = infra.settings
-    edge = Edge()
-    web = create_app(
-        SERVICE,
-        title="Catalog — クラウドPBX",
-        description="The device shop (機器購入): categories, products, prices. "
-        "Errors are RFC 9457 problem+json.",
-        routers=[api.router],
-        max_body_bytes=settings.max_body_bytes,
-        edge=edge,
-    )
-    runtime = ServiceRuntime(SERVICE, web)
+async def setup(service: Running[CatalogService]) -> None:
+    """The seed, and the product list caught up before serving (from where it got to)."""
+    created = await anyio.to_thread.run_sync(service.application.load_seed)
+    pool = service.pool
+    store: ProductStore = MemoryProductStore() if pool is None else PostgresProductStore(pool)
+    await store.setup()
+    projection = ProductProjection(service.application, store, RelaySettings(batch_size=500))
+    await projection.start()
+    await projection.drain()
+    service.api.state.product_store = store
+    service.api.state.product_projection = projection
+    service.loop(projection.run)
 
-    async def start() -> None:
-        application = await anyio.to_thread.run_sync(make_application, infra)
-        created = await anyio.to_thread.run_sync(application.load_seed)
-        web.state.application = application
-        install_auth(web, infra.token_verifier())
-        view = ProductView(application, RelaySettings(batch_size=500))
-        await view.drain()  # ready with the whole catalog before serving
-        web.state.product_view = view
-        relay = OutboxRelay(application, SERVICE, CatalogMapping(application), infra.bus)
-        runtime.loops.extend([relay.run, view.run])
+    async def seeded_now() -> tuple[bool, int]:
+        return True, created
 
-        await wire_edge(infra, runtime, edge, application, relay)
-        edge.figures["seeded_now"] = lambda: _const(created)
-
-    runtime.on_start.append(start)
-    return runtime
+    service.edge.figures["seeded_now"] = seeded_now
 
 
-async def _const(value: int) -> tuple[bool, int]:
-    return True, value
+CATALOG = Service[CatalogService](
+    name="catalog",
+    title="Catalog — クラウドPBX",
+    description="The device shop (機器購入): categories, products, prices. "
+    "Errors are RFC 9457 problem+json.",
+    routers=[api.router],
+    application=make_application,
+    mapping=CatalogMapping,
+    setup=setup,
+)
+build = CATALOG.build

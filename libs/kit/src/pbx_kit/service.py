@@ -1,0 +1,177 @@
+"""One service skeleton: a declarative ``Service`` and the one function that builds it.
+
+A service says what it is — its name, routers, application factory, the mapping of its
+domain events to integration events, its consumer routes — and, in ``setup``, what is
+its own (read models, log followers, periodic jobs). ``Service.build(infra)`` does the
+rest the same way for every service, in this order at start:
+
+1. the application (in a worker thread: the event store is synchronous);
+2. token verification, the outbox relay, the edge (readiness, idempotency store, ended
+   sessions, pool);
+3. the service's own ``setup`` (read models caught up before serving);
+4. the consumers, last: a message is handled only by a service that is ready.
+
+and at stop (``pbx_kit.host``): loops cancelled, then consumers, then the pool and the
+application.
+
+Consumer routes are data: ``{queue: {Contract: handler}}``. A handler turns one message
+into the aggregates it changed (unsaved): it builds a command and calls the application
+method the HTTP route calls too. The inbox saves them with the message's tracking record
+(exactly once), see ``pbx_events.inbox``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import anyio
+import asyncpg
+import structlog
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from pbx_events.bus import Bus, Subscription
+from pbx_events.contracts import IntegrationEvent
+from pbx_events.envelope import Message
+from pbx_events.inbox import Inbox
+from pbx_events.relay import OutboxRelay
+from pbx_events.store import ServiceApplication
+from pbx_kit.app import Edge, create_app
+from pbx_kit.auth import TokenVerifier, install_auth
+from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.wiring import wire_edge
+
+log = structlog.get_logger("pbx.service")
+
+App = TypeVar("App", bound=ServiceApplication)
+
+#: one consumed message → the aggregates it changed (saved by the inbox with its tracking)
+MessageHandler = Callable[[App, Any, Message], Sequence[Any]]
+#: queue (without the prefix) → the contracts it takes → their handlers
+ConsumerRoutes = Mapping[str, Mapping[type[IntegrationEvent], MessageHandler[App]]]
+#: the relay's mapping of the application's domain events to integration events
+EventMapping = Callable[[Any], Sequence[IntegrationEvent]]
+
+
+@dataclass
+class Running(Generic[App]):
+    """A service while it starts: what ``setup`` may use and add to."""
+
+    infra: Infrastructure
+    runtime: ServiceRuntime
+    edge: Edge
+    application: App
+    relay: OutboxRelay
+    #: the service's asyncpg pool (None on the in-memory store)
+    pool: asyncpg.Pool | None
+
+    @property
+    def api(self) -> FastAPI:
+        return self.runtime.api
+
+    def loop(self, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived coroutine (a log follower, a sender) while the service runs."""
+        self.runtime.loops.append(run)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run a periodic job; a failure is logged and the next round runs as planned."""
+
+        async def periodic() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception as exc:
+                    log.warning("periodic_job_failed", job=name, error=repr(exc))
+                await asyncio.sleep(seconds)
+
+        periodic.__qualname__ = name
+        self.runtime.loops.append(periodic)
+
+
+@dataclass
+class Service(Generic[App]):
+    """What a service is; ``build(infra)`` makes its runtime the same way for all."""
+
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    #: the application on this infrastructure (called in a worker thread)
+    application: Callable[[Infrastructure], App]
+    #: the relay's mapping for this application (its domain → integration events)
+    mapping: Callable[[App], EventMapping]
+    consumers: ConsumerRoutes[App] = field(default_factory=dict)
+    #: the service's own parts: read models, followers, periodic jobs, app.state entries
+    setup: Callable[[Running[App]], Awaitable[None]] | None = None
+    #: how this service verifies tokens (default: the infrastructure's verifier)
+    verifier: Callable[[Infrastructure, App], TokenVerifier] | None = None
+    documented_models: Sequence[type[BaseModel]] = ()
+    #: the largest request body (default: the settings' limit)
+    max_body_bytes: int | None = None
+
+    def build(self, infra: Infrastructure) -> ServiceRuntime:
+        edge = Edge()
+        web = create_app(
+            self.name,
+            title=self.title,
+            description=self.description,
+            routers=self.routers,
+            max_body_bytes=self.max_body_bytes or infra.settings.max_body_bytes,
+            edge=edge,
+            documented_models=self.documented_models,
+        )
+        runtime = ServiceRuntime(self.name, web)
+
+        async def start() -> None:
+            application = await anyio.to_thread.run_sync(self.application, infra)
+            web.state.application = application
+            verifier = self.verifier(infra, application) if self.verifier else None
+            install_auth(web, verifier or infra.token_verifier())
+            relay = OutboxRelay(application, self.name, self.mapping(application), infra.bus)
+            web.state.relay = relay
+            runtime.loops.append(relay.run)
+            pool = await wire_edge(infra, runtime, edge, application, relay)
+            if self.setup is not None:
+                await self.setup(Running(infra, runtime, edge, application, relay, pool))
+            subscriptions = await subscribe_routes(
+                infra.bus, application, self.consumers, infra.settings.queue_prefix
+            )
+
+            async def stop_consuming() -> None:
+                for subscription in subscriptions:
+                    await subscription.cancel()
+
+            # first: no delivery reaches an application being closed
+            runtime.on_stop.insert(0, stop_consuming)
+
+        runtime.on_start.append(start)
+        return runtime
+
+
+async def subscribe_routes(
+    bus: Bus, app: App, routes: ConsumerRoutes[App], prefix: str = ""
+) -> list[Subscription]:
+    """Consume each queue of ``routes`` (``prefix`` + name) through its own inbox."""
+    subscriptions: list[Subscription] = []
+    for queue, handlers in routes.items():
+        inbox = Inbox(app, queue)
+        by_type = {contract.type_name(): handler for contract, handler in handlers.items()}
+
+        def decide(
+            event: IntegrationEvent,
+            message: Message,
+            by_type: Mapping[str, MessageHandler[App]] = by_type,
+        ) -> Sequence[Any]:
+            handler = by_type.get(message.type)
+            if handler is None:  # bound by mistake: acknowledged, nothing to do
+                log.warning("message_without_route", type=message.type)
+                return []
+            return handler(app, event, message)
+
+        subscriptions.append(
+            await bus.subscribe(prefix + queue, list(by_type), inbox.handler(decide))
+        )
+    return subscriptions
