@@ -2,15 +2,15 @@
 
 ``type``, ``title``, ``status``, ``detail`` (Japanese), ``code`` (stable) and,
 for input errors, ``errors[]`` of ``{field, code, message}``. Domain errors
-subclass ``DomainError``; one handler maps them all. A server that could not be
-reached in time (PostgreSQL, RabbitMQ: ``pbx_events.availability``) is 503
-``service_unavailable`` with ``Retry-After``; any other unexpected error is a bug (500).
+subclass ``DomainError`` (``pbx_kit.errors``, re-exported here); one handler
+maps them all. A server that could not be reached in time (PostgreSQL,
+RabbitMQ: ``pbx_events.availability``) is 503 ``service_unavailable`` with
+``Retry-After``; any other unexpected error is a bug (500).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -20,57 +20,14 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pbx_events.availability import is_unavailable
+from pbx_kit.errors import ConflictError as ConflictError
+from pbx_kit.errors import DomainError as DomainError
+from pbx_kit.errors import FieldProblem as FieldProblem
+from pbx_kit.errors import NotFoundError as NotFoundError
+from pbx_kit.errors import RuleViolationError as RuleViolationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://cloudpbx.example.jp/problems/"
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    code: str
-    message: str
-
-
-class DomainError(Exception):
-    """Raised when a command breaks a rule; subclasses set a stable code and a status."""
-
-    code = "domain_error"
-    status = 409
-    title = "Conflict"
-    message_ja = "処理を完了できませんでした。"
-    #: extra response headers (e.g. ``WWW-Authenticate`` on a 401)
-    headers: Mapping[str, str] | None = None
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        errors: Sequence[FieldProblem] = (),
-        **details: object,
-    ) -> None:
-        super().__init__(message or self.message_ja)
-        self.message = message or self.message_ja
-        self.errors = list(errors)
-        self.details = details
-
-
-class NotFoundError(DomainError):
-    """Raised when an id names nothing the caller may see."""
-
-    code = "not_found"
-    status = 404
-    title = "Not Found"
-    message_ja = "指定されたデータが見つかりません。"
-
-
-class RuleViolationError(DomainError):
-    """Raised when the input breaks a field rule (422, stores nothing)."""
-
-    code = "validation_failed"
-    status = 422
-    title = "Unprocessable Content"
-    message_ja = "入力内容に誤りがあります。"
 
 
 class ProblemField(BaseModel):

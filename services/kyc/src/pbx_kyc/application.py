@@ -22,7 +22,6 @@ from pbx_events.envelope import Message
 from pbx_events.identity import AccountRegistered
 from pbx_events.store import ServiceApplication
 from pbx_kyc import errors
-from pbx_kyc.domain import review as domain
 from pbx_kyc.domain.documents import FORBIDDEN_SIDES
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.domain.rules import (
@@ -101,13 +100,7 @@ class KycService(ServiceApplication):
         return self.get_review(KycReview.create_id(account_id))
 
     def _change(self, review_id: UUID, decide: Callable[[KycReview], T]) -> T:
-        def deciding(review: KycReview) -> T:
-            try:
-                return decide(review)
-            except domain.ReviewError as exc:
-                raise errors.from_domain(exc) from None
-
-        return self.change(lambda: self.get_review(review_id), deciding, attempts=MAX_ATTEMPTS)
+        return self.change(lambda: self.get_review(review_id), decide, attempts=MAX_ATTEMPTS)
 
     # -- the rules ----------------------------------------------------------------
 

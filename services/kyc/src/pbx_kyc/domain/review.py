@@ -19,6 +19,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from pbx_kit.errors import (
+    ConflictError,
+    DomainError,
+    FieldProblem,
+    NotFoundError,
+    RuleViolationError,
+)
 from pbx_kyc.domain.documents import FORBIDDEN_SIDES
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/kyc/review")
@@ -27,33 +34,58 @@ ReviewStatus = Literal["draft", "submitted", "in_review", "approved", "rejected"
 DocumentStatus = Literal["pending", "approved", "rejected", "expired"]
 
 
-class ReviewError(Exception):
-    """Base of the review's rule violations (mapped to problem+json in errors.py)."""
-
-
-class ReviewNotOpenError(ReviewError):
+class ReviewNotOpenError(ConflictError):
     """Raised when documents are added while a reviewer has the review or it is approved."""
 
+    code = "review_not_open"
+    message_ja = "審査中または承認済みのため、書類を追加できません。"
 
-class WrongReviewStateError(ReviewError):
+
+class WrongReviewStateError(ConflictError):
     """Raised when a reviewer's decision does not fit the review's state."""
 
+    code = "wrong_review_state"
+    message_ja = "この審査は現在の状態では処理できません。"
 
-class OwnAccountError(ReviewError):
+
+class OwnAccountError(DomainError):
     """Raised when a reviewer would review their own account."""
 
+    code = "own_account"
+    status = 403
+    title = "Forbidden"
+    message_ja = "ご自身のアカウントの審査はできません。"
 
-class ForbiddenDocumentError(ReviewError):
+
+class ForbiddenDocumentError(RuleViolationError):
     """Raised for a document that must never be stored (a My Number card's back side)."""
 
+    code = "forbidden_document"
+    message_ja = (
+        "マイナンバーカードの裏面（個人番号の記載面）はお受けできません。"
+        "表面のみをアップロードしてください。"
+    )
 
-class NotForIndividualsError(ReviewError):
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("side", self.code, self.message_ja)])
+
+
+class NotForIndividualsError(RuleViolationError):
     """Raised when an individual gives what only corporations and テレマ give (a website
     or public notice): kept, it would be input that counts for nothing."""
 
+    code = "not_for_individuals"
+    message_ja = "ウェブサイト・公告のURLは法人・テレマ事業者のお客様のみご入力いただけます。"
 
-class UnknownDocumentError(ReviewError):
-    """Raised when a document id is not one of this review's documents."""
+    def __init__(self, field: str = "url") -> None:
+        super().__init__(self.message_ja, errors=[FieldProblem(field, self.code, self.message_ja)])
+
+
+class DocumentNotFoundError(NotFoundError):
+    """Raised when a document id is not one of the caller's (or the review's) documents."""
+
+    code = "document_not_found"
+    message_ja = "指定された書類が見つかりません。"
 
 
 class DocumentState(TypedDict):
@@ -124,7 +156,7 @@ class KycReview(Aggregate):
         try:
             return self.documents[str(document_id)]
         except KeyError:
-            raise UnknownDocumentError(str(document_id)) from None
+            raise DocumentNotFoundError(document_id=str(document_id)) from None
 
     # -- the customer ------------------------------------------------------------
 
@@ -142,9 +174,9 @@ class KycReview(Aggregate):
     ) -> None:
         """A document that passed the upload checks (it still waits for the scanner)."""
         if (document_type, side) in FORBIDDEN_SIDES:
-            raise ForbiddenDocumentError(document_type)
+            raise ForbiddenDocumentError
         if self.status in ("in_review", "approved"):
-            raise ReviewNotOpenError(self.status)
+            raise ReviewNotOpenError(review_status=self.status)
         if self.status in ("rejected", "expired"):
             self._revision_started(self.revision + 1)
         self._document_added(
@@ -224,9 +256,9 @@ class KycReview(Aggregate):
     def set_public_notice(self, url: str) -> None:
         """The corporation's website URL or equivalent public notice."""
         if self.contractor_type == "individual":
-            raise NotForIndividualsError("public_notice")
+            raise NotForIndividualsError
         if self.status in ("in_review", "approved"):
-            raise ReviewNotOpenError(self.status)
+            raise ReviewNotOpenError(review_status=self.status)
         if url != self.public_notice_url:
             self._public_notice_set(url)
 
@@ -237,7 +269,7 @@ class KycReview(Aggregate):
     def give_fixed_phone(self) -> None:
         """A corporation gave a fixed phone number with its documents (checked by the caller)."""
         if self.status in ("in_review", "approved"):
-            raise ReviewNotOpenError(self.status)
+            raise ReviewNotOpenError(review_status=self.status)
         if not self.screening_phone_is_fixed_line:
             self._fixed_phone_given()
 
@@ -263,7 +295,7 @@ class KycReview(Aggregate):
         if self.status == "in_review" and self.reviewer_id == reviewer_id:
             return
         if self.status != "submitted":
-            raise WrongReviewStateError(self.status)
+            raise WrongReviewStateError(review_status=self.status)
         self._claimed(reviewer_id)
 
     @event("Claimed")
@@ -332,7 +364,7 @@ class KycReview(Aggregate):
         if self.status == "submitted":
             self._claimed(reviewer_id)
         if self.status != "in_review":
-            raise WrongReviewStateError(self.status)
+            raise WrongReviewStateError(review_status=self.status)
 
     def _not_own(self, reviewer_id: str) -> None:
         if reviewer_id == str(self.account_id):
