@@ -13,7 +13,7 @@ from pbx_catalog.commands import ChangeProduct
 from pbx_catalog.domain.product import CATEGORIES
 from pbx_catalog.errors import ProductNotFoundError
 from pbx_catalog.images import product_svg
-from pbx_catalog.projections import ProductView
+from pbx_catalog.queries import ProductStore
 from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import problem_responses
 
@@ -28,13 +28,13 @@ def get_app(request: Request) -> CatalogService:
     return app
 
 
-def get_view(request: Request) -> ProductView:
-    view: ProductView = request.app.state.product_view
-    return view
+def get_store(request: Request) -> ProductStore:
+    store: ProductStore = request.app.state.product_store
+    return store
 
 
 CatalogDep = Annotated[CatalogService, Depends(get_app)]
-ViewDep = Annotated[ProductView, Depends(get_view)]
+StoreDep = Annotated[ProductStore, Depends(get_store)]
 
 
 class CategoryOut(BaseModel):
@@ -78,11 +78,9 @@ def product_out(row: dict[str, Any], request: Request) -> ProductOut:
 
 
 @router.get("/categories", response_model=list[CategoryOut])
-def list_categories(view: ViewDep) -> list[CategoryOut]:
+async def list_categories(store: StoreDep) -> list[CategoryOut]:
     """The eight categories with their Japanese names, in shop order."""
-    counts: dict[str, int] = {}
-    for row in view.products():
-        counts[row["category"]] = counts.get(row["category"], 0) + 1
+    counts = await store.category_counts()
     return [
         CategoryOut(code=code, name=name, product_count=counts.get(code, 0))
         for code, name in CATEGORIES.items()
@@ -90,9 +88,9 @@ def list_categories(view: ViewDep) -> list[CategoryOut]:
 
 
 @router.get("/products", response_model=ProductPage)
-def list_products(
+async def list_products(
     request: Request,
-    view: ViewDep,
+    store: StoreDep,
     category: Annotated[CategoryCode | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -100,20 +98,16 @@ def list_products(
 ) -> ProductPage:
     """Products by category and status, paged, in a stable order (discontinued ones are
     listed with ``purchasable: false``)."""
-    rows = view.products(category, status)
-    start = (page - 1) * per_page
+    rows, total = await store.products(category, status, per_page, (page - 1) * per_page)
     return ProductPage(
-        items=[product_out(r, request) for r in rows[start : start + per_page]],
-        page=page,
-        per_page=per_page,
-        total=len(rows),
+        items=[product_out(r, request) for r in rows], page=page, per_page=per_page, total=total
     )
 
 
 @router.get("/products/{sku}", response_model=ProductOut, responses=_NOT_FOUND)
-def read_product(sku: str, request: Request, view: ViewDep) -> ProductOut:
+async def read_product(sku: str, request: Request, store: StoreDep) -> ProductOut:
     """One product."""
-    row = view.product(sku)
+    row = await store.product(sku)
     if row is None:
         raise ProductNotFoundError
     return product_out(row, request)
@@ -124,9 +118,9 @@ def read_product(sku: str, request: Request, view: ViewDep) -> ProductOut:
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, **_NOT_FOUND},
 )
-def product_image(sku: str, view: ViewDep) -> Response:
+async def product_image(sku: str, store: StoreDep) -> Response:
     """The product's image (a small generated SVG)."""
-    row = view.product(sku)
+    row = await store.product(sku)
     if row is None:
         raise ProductNotFoundError
     svg = product_svg(

@@ -1,45 +1,61 @@
-"""The product list read model: follows the catalog's notification log.
+"""The product list read model: follows the catalog's notification log into rows.
 
-The catalog is small (tens to hundreds of products), so the view is kept in
-memory and rebuilt from the log at start; every process follows the log on its
-own (LISTEN/NOTIFY), so a change made anywhere shows everywhere within moments.
+Each batch becomes one row per product it touched (the product as it is now);
+the rows and the position commit together (a ``ProductStore``: PostgreSQL
+tables, or memory on the in-memory stack), so a process resumes where the store
+got to and start-up reads only what is new. Every process follows the log
+(LISTEN/NOTIFY), so a change made anywhere shows everywhere within moments.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from pbx_catalog.application import CatalogService
-from pbx_catalog.domain.product import CATEGORIES
 from pbx_events.relay import LogFollower, RelaySettings
 
-_CATEGORY_ORDER = {code: i for i, code in enumerate(CATEGORIES)}
+
+@dataclass(frozen=True)
+class ProductRow:
+    """A product's row as of notification ``position`` (``Product.as_dict``)."""
+
+    position: int
+    sku: str
+    product: dict[str, Any]
 
 
-class ProductView(LogFollower):
-    def __init__(self, app: CatalogService, settings: RelaySettings | None = None) -> None:
-        super().__init__(app, "view:products", settings)
+class ProductProjection(LogFollower):
+    """Keeps a ``ProductStore`` (memory or PostgreSQL) current with the catalog log."""
+
+    def __init__(
+        self, app: CatalogService, store: Any, settings: RelaySettings | None = None
+    ) -> None:
+        super().__init__(app, "projection:products", settings)
         self.catalog = app
-        self._rows: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self.position_seen = 0
+        self.store = store
+        self._saved = 0
 
-    # the view lives in memory: every process rebuilds it from the start of the log
+    async def start(self) -> None:
+        """Resume from where the store got to (the store saves it with the rows)."""
+        self._saved = await self.store.position()
+
     def load_position(self) -> int:
-        return self.position_seen
+        return self._saved
 
     def store_position(self, position: int) -> None:
-        self.position_seen = position
+        self._saved = position  # already saved with the rows, in handle_batch
 
-    def prepare(self, batch: Sequence[tuple[int, Any]]) -> dict[str, dict[str, Any]]:
-        rows: dict[str, dict[str, Any]] = {}
-        for _position, event in batch:
+    def prepare(self, batch: Sequence[tuple[int, Any]]) -> list[ProductRow]:
+        rows: dict[str, ProductRow] = {}
+        for position, event in batch:
             sku = self._sku_of(event)
             if sku is not None:
-                rows[sku] = self.catalog.get_product(sku).as_dict()
-        return rows
+                rows[sku] = ProductRow(position, sku, self.catalog.get_product(sku).as_dict())
+        return list(rows.values())
 
     def _sku_of(self, event: Any) -> str | None:
         sku = getattr(event, "sku", None)
@@ -49,22 +65,19 @@ class ProductView(LogFollower):
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         rows = prepared if prepared is not None else self.prepare(batch)
-        with self._lock:
-            self._rows.update(rows)
+        await self.store.apply(rows, batch[-1][0])
 
-    def products(
-        self, category: str | None = None, status: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Products in a stable order: category order, then SKU."""
-        with self._lock:
-            rows = list(self._rows.values())
-        if category is not None:
-            rows = [r for r in rows if r["category"] == category]
-        if status is not None:
-            rows = [r for r in rows if r["status"] == status]
-        return sorted(rows, key=lambda r: (_CATEGORY_ORDER.get(r["category"], 99), r["sku"]))
+    async def rebuild(self) -> int:
+        """Empty the read model and apply the whole log again (one transaction: readers
+        see the old rows until it commits); returns the position reached."""
+        self._saved = await self.store.rebuild(self._from_zero())
+        return self._saved
 
-    def product(self, sku: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._rows.get(sku)
-            return dict(row) if row is not None else None
+    async def _from_zero(self) -> AsyncIterator[tuple[list[ProductRow], int]]:
+        position = 0
+        while True:
+            last, batch, prepared = await anyio.to_thread.run_sync(self._read, position)
+            if not batch:
+                return
+            yield prepared, last
+            position = last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -38,8 +39,14 @@ class Shop:
         return {"Authorization": f"Bearer {token}"}
 
     async def wait_for(self, predicate: Any, timeout: float = 15.0) -> None:
+        """Until ``predicate()`` (awaited when it gives a coroutine) is true."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
+        while True:
+            value = predicate()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return
             assert asyncio.get_running_loop().time() < deadline, "timed out"
             await asyncio.sleep(0.05)
 
@@ -156,12 +163,12 @@ async def test_a_price_change_reaches_a_consumer_once_and_a_stale_one_is_409(sho
     assert payload["product"]["unit_price"] == before["unit_price"] - 1000
     assert payload["changed"] == ["price"]
     assert message.correlation_id == "price-cut-1"
-    await shop.wait_for(
-        lambda: (
-            shop.runtime.api.state.product_view.product("GS-GXP1400")["unit_price"]
-            == before["unit_price"] - 1000
-        )
-    )
+
+    async def cut_price_listed() -> bool:
+        reply = await shop.client.get("/products/GS-GXP1400")
+        return bool(reply.json()["unit_price"] == before["unit_price"] - 1000)
+
+    await shop.wait_for(cut_price_listed)
 
 
 async def test_an_admin_adds_a_product_that_is_listed_and_published(shop: Shop) -> None:
@@ -181,9 +188,38 @@ async def test_an_admin_adds_a_product_that_is_listed_and_published(shop: Shop) 
     again = await shop.client.post("/products", json=body, headers=shop.auth("admin"))
     assert again.status_code == 409
     assert again.json()["code"] == "product_exists"
-    await shop.wait_for(lambda: shop.runtime.api.state.product_view.product("YL-T53W") is not None)
+    await shop.wait_for(lambda: shop.runtime.api.state.product_store.product("YL-T53W"))
     listed = (await shop.client.get("/products/YL-T53W")).json()
     assert listed["unit_price"] == 19800
     await shop.wait_for(
         lambda: any(json.loads(m.body)["product"]["sku"] == "YL-T53W" for m in shop.seen)
     )
+
+
+async def test_a_discontinued_product_shows_in_the_list_once_the_projection_catches_up(
+    shop: Shop,
+) -> None:
+    before = (await shop.client.get("/products/GS-GXP1400")).json()
+    counts = {c["code"]: c["product_count"] for c in (await shop.client.get("/categories")).json()}
+    gone = (await shop.client.get("/products", params={"status": "discontinued"})).json()
+    changed = await shop.client.patch(
+        "/products/GS-GXP1400",
+        json={"version": before["version"], "status": "discontinued"},
+        headers=shop.auth("admin"),
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def listed_as_discontinued() -> bool:
+        page = (
+            await shop.client.get("/products", params={"status": "discontinued", "per_page": 100})
+        ).json()
+        return "GS-GXP1400" in {p["sku"] for p in page["items"]}
+
+    await shop.wait_for(listed_as_discontinued)
+    page = (await shop.client.get("/products", params={"status": "discontinued"})).json()
+    assert page["total"] == gone["total"] + 1
+    listed = (await shop.client.get("/products/GS-GXP1400")).json()
+    assert (listed["status"], listed["purchasable"]) == ("discontinued", False)
+    assert listed["version"] == before["version"] + 1
+    after = {c["code"]: c["product_count"] for c in (await shop.client.get("/categories")).json()}
+    assert after == counts  # listed still, in its own category
