@@ -18,15 +18,12 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
-from pbx_events.contracts import IntegrationEvent
-from pbx_events.envelope import Message
-from pbx_events.fulfillment import DebitRequested, RefundRequested
-from pbx_events.identity import AccountRegistered
 from pbx_events.store import ServiceApplication
 from pbx_kit.problems import FieldProblem, RuleViolationError
 from pbx_wallet import errors
 from pbx_wallet.commands import (
     DebitWallet,
+    OpenWallet,
     ReceivePaymentNotice,
     RefundOrder,
     RequestTopUp,
@@ -107,9 +104,9 @@ class WalletService(ServiceApplication):
 
     # -- wallets ------------------------------------------------------------
 
-    def open_wallet(self, account_id: UUID) -> Wallet:
+    def open_wallet(self, cmd: OpenWallet) -> Wallet:
         """Open an account's wallet (no-op when it exists)."""
-        return self._change(account_id, lambda wallet: wallet)
+        return self._change(cmd.account_id, lambda wallet: wallet)
 
     def set_low_balance_threshold(self, cmd: SetLowBalanceThreshold) -> Wallet:
         """Set the balance under which the owner is told by mail (0 turns it off)."""
@@ -178,14 +175,10 @@ class WalletService(ServiceApplication):
     def _record_charge(
         self, cmd: RequestTopUp, charge_id: UUID, payment: dict[str, str], expires_at: datetime
     ) -> None:
-        def decide(wallet: Wallet) -> None:
-            try:
-                wallet.request_charge(charge_id, cmd.method, cmd.amount, payment, expires_at)
-            except domain.TooManyPendingChargesError:
-                raise errors.TooManyPendingChargesError from None
-
         self._change(
-            cmd.account_id, decide, also=lambda: [ChargeRef.make(charge_id, cmd.account_id)]
+            cmd.account_id,
+            lambda w: w.request_charge(charge_id, cmd.method, cmd.amount, payment, expires_at),
+            also=lambda: [ChargeRef.make(charge_id, cmd.account_id)],
         )
 
     def charge_of(self, account_id: UUID, charge_id: UUID) -> ChargeState:
@@ -246,23 +239,3 @@ class WalletService(ServiceApplication):
     def refund_order(self, cmd: RefundOrder) -> bool:
         """Give an order's money back: at most what was debited, once."""
         return self._change(cmd.account_id, lambda w: w.refund(cmd.order_id, cmd.amount))
-
-    # -- what consumed messages decide (the inbox saves them with the message's tracking) --
-
-    def on_account_registered(self, event: IntegrationEvent, _message: Message) -> list[Any]:
-        assert isinstance(event, AccountRegistered)
-        if self.find_wallet(event.account_id) is not None:
-            return []
-        return [Wallet.open(event.account_id)]
-
-    def on_debit_requested(self, event: IntegrationEvent, _message: Message) -> list[Any]:
-        assert isinstance(event, DebitRequested)
-        wallet = self._load_or_open(event.account_id)
-        wallet.debit(event.order_id, event.amount)
-        return [wallet]
-
-    def on_refund_requested(self, event: IntegrationEvent, _message: Message) -> list[Any]:
-        assert isinstance(event, RefundRequested)
-        wallet = self._load_or_open(event.account_id)
-        wallet.refund(event.order_id, event.amount)
-        return [wallet]

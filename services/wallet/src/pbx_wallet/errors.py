@@ -1,8 +1,14 @@
-"""Wallet's domain errors (problem+json through the kit's single handler)."""
+"""Wallet's errors (problem+json through the kit's single handler).
+
+The wallet's own refusals are raised by the aggregate (``pbx_wallet.domain.wallet``)
+and re-exported here; this module adds the ones of the application and the API.
+"""
 
 from __future__ import annotations
 
-from pbx_kit.problems import DomainError, NotFoundError
+from pbx_kit.errors import DomainError, NotFoundError
+from pbx_wallet.domain.wallet import ChargeNotFoundError as ChargeNotFoundError
+from pbx_wallet.domain.wallet import TooManyPendingChargesError as TooManyPendingChargesError
 
 
 class WalletNotFoundError(NotFoundError):
@@ -10,13 +16,6 @@ class WalletNotFoundError(NotFoundError):
 
     code = "wallet_not_found"
     message_ja = "指定されたウォレットが見つかりません。"
-
-
-class ChargeNotFoundError(NotFoundError):
-    """Raised when a charge id is not one of the caller's charges."""
-
-    code = "charge_not_found"
-    message_ja = "指定されたチャージが見つかりません。"
 
 
 class UnknownChargeNotificationError(NotFoundError):
@@ -42,17 +41,6 @@ class StaleNotificationError(DomainError):
     status = 401
     title = "Unauthorized"
     message_ja = "決済代行会社からの通知の時刻が許容範囲外です（再送攻撃の可能性）。"
-
-
-class TooManyPendingChargesError(DomainError):
-    """Raised when a wallet already holds the most unpaid charges it may."""
-
-    code = "too_many_pending_charges"
-    status = 409
-    message_ja = (
-        "お支払い待ちのチャージが上限に達しています。お支払い済みまたは期限切れになってから"
-        "再度お申し込みください。"
-    )
 
 
 class CardDeclinedError(DomainError):

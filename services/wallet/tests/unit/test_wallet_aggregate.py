@@ -9,8 +9,8 @@ import pytest
 
 from pbx_wallet.domain.wallet import (
     MAX_PENDING_CHARGES,
+    ChargeNotFoundError,
     TooManyPendingChargesError,
-    UnknownChargeError,
     Wallet,
 )
 
@@ -154,7 +154,7 @@ def test_unpaid_charges_are_limited_and_unknown_charges_refused() -> None:
         wallet.request_charge(uuid.uuid4(), "convenience_store", 1_000, {}, NOW)
     with pytest.raises(TooManyPendingChargesError):
         wallet.request_charge(uuid.uuid4(), "convenience_store", 1_000, {}, NOW)
-    with pytest.raises(UnknownChargeError):
+    with pytest.raises(ChargeNotFoundError):
         wallet.confirm_charge(uuid.uuid4(), 1_000, "n")
 
 

@@ -29,6 +29,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from pbx_kit.errors import ConflictError, NotFoundError
+
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/wallet")
 _CHARGE_NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/wallet/charge")
 
@@ -56,20 +58,27 @@ NoticeResult = Literal[
 ]
 
 
-class WalletError(Exception):
-    """Base of the wallet's rule violations (mapped to problem+json in errors.py)."""
+class ChargeNotFoundError(NotFoundError):
+    """Raised when a charge id is not one of this wallet's (the caller's) charges."""
+
+    code = "charge_not_found"
+    message_ja = "指定されたチャージが見つかりません。"
 
 
-class UnknownChargeError(WalletError):
-    """Raised when a charge id is not one of this wallet's charges."""
-
-
-class TooManyPendingChargesError(WalletError):
+class TooManyPendingChargesError(ConflictError):
     """Raised when a new top-up would exceed the unpaid charges a wallet may hold."""
 
+    code = "too_many_pending_charges"
+    message_ja = (
+        "お支払い待ちのチャージが上限に達しています。お支払い済みまたは期限切れになってから"
+        "再度お申し込みください。"
+    )
 
-class DuplicateChargeError(WalletError):
-    """Raised when a charge id is used twice."""
+
+class DuplicateChargeError(ConflictError):
+    """Raised when a charge id is used twice (ids are random: a bug, never a customer's doing)."""
+
+    code = "duplicate_charge"
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,7 @@ class Wallet(Aggregate):
         try:
             return self.charges[str(charge_id)]
         except KeyError:
-            raise UnknownChargeError(str(charge_id)) from None
+            raise ChargeNotFoundError(charge_id=str(charge_id)) from None
 
     def pending_charges(self) -> int:
         return sum(1 for c in self.charges.values() if c["status"] == "pending")
@@ -364,7 +373,7 @@ class Wallet(Aggregate):
         if amount <= 0 or method not in METHODS:
             raise ValueError("a charge is a positive amount by a known method")
         if str(charge_id) in self.charges:
-            raise DuplicateChargeError(str(charge_id))
+            raise DuplicateChargeError(charge_id=str(charge_id))
         if self.pending_charges() >= MAX_PENDING_CHARGES:
             raise TooManyPendingChargesError
         self.trigger_event(
