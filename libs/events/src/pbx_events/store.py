@@ -19,10 +19,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -152,7 +154,7 @@ class PerMessagePostgresProcessRecorder(PostgresProcessRecorder):
     select_notifications = _bounded("select_notifications")
     max_notification_id = _bounded("max_notification_id")
     max_tracking_id = _bounded("max_tracking_id")
-    # the library's calls max_tracking_id (bounded already): not retried twice
+    # the library's has_tracking_id calls max_tracking_id (bounded already): not retried twice
     has_tracking_id = _library("has_tracking_id")
 
     def insert_events(
@@ -388,8 +390,34 @@ def ensure_schema(database_url: str, schema: str) -> None:
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
 
 
+#: the aggregates ``save`` collected instead of recording them (inside ``deferred_saves``)
+_deferred: ContextVar[list[Any] | None] = ContextVar("pbx_deferred_saves", default=None)
+
+
+@contextlib.contextmanager
+def deferred_saves() -> Iterator[list[Any]]:
+    """Inside, ``ServiceApplication.save`` collects the aggregates instead of recording
+    them: the inbox then records them with the tracking of the message that caused them,
+    in one transaction. So a consumer calls the same application method as an HTTP
+    route (load → decide → save), and the message still takes effect exactly once."""
+    collected: list[Any] = []
+    token = _deferred.set(collected)
+    try:
+        yield collected
+    finally:
+        _deferred.reset(token)
+
+
 class ServiceApplication(Application[Any]):
     """Base of every service's application: process recorder, causation mapper."""
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Record the aggregates' new events (collected instead inside ``deferred_saves``)."""
+        collected = _deferred.get()
+        if collected is not None:
+            collected.extend(obj for obj in objs if obj is not None)
+            return []
+        return super().save(*objs, **kwargs)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
