@@ -304,8 +304,9 @@ async def bench_wallet(count: int) -> None:
     import random
 
     from pbx_events.fulfillment import DebitRequested
+    from pbx_kit.service import decider
     from pbx_wallet.application import WalletService
-    from pbx_wallet.consumers import decide_order
+    from pbx_wallet.consumers import ORDERS_QUEUE, ROUTES
     from pbx_wallet.domain.wallet import Wallet
     from pbx_wallet.payments import SandboxProvider
 
@@ -342,7 +343,7 @@ async def bench_wallet(count: int) -> None:
         count,
         funded,
         debit,
-        decide_for=decide_order,
+        decide_for=lambda app: decider(app, ROUTES[ORDERS_QUEUE]),
         check=every_debit_once,
     )
 

@@ -14,10 +14,10 @@ rest the same way for every service, in this order at start:
 and at stop (``pbx_kit.host``): loops cancelled, then consumers, then the pool and the
 application.
 
-Consumer routes are data: ``{queue: {Contract: handler}}``. A handler turns one message
-into the aggregates it changed (unsaved): it builds a command and calls the application
-method the HTTP route calls too. The inbox saves them with the message's tracking record
-(exactly once), see ``pbx_events.inbox``.
+Consumer routes are data: ``{queue: {Contract: handler}}``. A handler builds a command
+from the message and calls the application method the HTTP route calls too; what that
+method saves is collected (``pbx_events.store.deferred_saves``) and recorded by the inbox
+with the message's tracking record, in one transaction (exactly once).
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from pydantic import BaseModel
 from pbx_events.bus import Bus, Subscription
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
-from pbx_events.inbox import Inbox
+from pbx_events.inbox import Decide, Inbox
 from pbx_events.relay import OutboxRelay
-from pbx_events.store import ServiceApplication
+from pbx_events.store import ServiceApplication, deferred_saves
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import TokenVerifier, install_auth
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
@@ -48,8 +48,8 @@ log = structlog.get_logger("pbx.service")
 
 App = TypeVar("App", bound=ServiceApplication)
 
-#: one consumed message → the aggregates it changed (saved by the inbox with its tracking)
-MessageHandler = Callable[[App, Any, Message], Sequence[Any]]
+#: one consumed message → a command to the application (its return value is not used)
+MessageHandler = Callable[[App, Any, Message], object]
 #: queue (without the prefix) → the contracts it takes → their handlers
 ConsumerRoutes = Mapping[str, Mapping[type[IntegrationEvent], MessageHandler[App]]]
 #: the relay's mapping of the application's domain events to integration events
@@ -151,27 +151,32 @@ class Service(Generic[App]):
         return runtime
 
 
+def decider(app: App, handlers: Mapping[type[IntegrationEvent], MessageHandler[App]]) -> Decide:
+    """The inbox's decision for one queue: the message's handler, with what it saves
+    collected for the inbox to record with the message's tracking."""
+    by_type = {contract.type_name(): handler for contract, handler in handlers.items()}
+
+    def decide(event: IntegrationEvent, message: Message) -> Sequence[Any]:
+        handler = by_type.get(message.type)
+        if handler is None:  # bound by mistake: acknowledged, nothing to do
+            log.warning("message_without_route", type=message.type)
+            return []
+        with deferred_saves() as saved:
+            handler(app, event, message)
+        return saved
+
+    return decide
+
+
 async def subscribe_routes(
     bus: Bus, app: App, routes: ConsumerRoutes[App], prefix: str = ""
 ) -> list[Subscription]:
     """Consume each queue of ``routes`` (``prefix`` + name) through its own inbox."""
     subscriptions: list[Subscription] = []
     for queue, handlers in routes.items():
+        keys = [contract.type_name() for contract in handlers]
         inbox = Inbox(app, queue)
-        by_type = {contract.type_name(): handler for contract, handler in handlers.items()}
-
-        def decide(
-            event: IntegrationEvent,
-            message: Message,
-            by_type: Mapping[str, MessageHandler[App]] = by_type,
-        ) -> Sequence[Any]:
-            handler = by_type.get(message.type)
-            if handler is None:  # bound by mistake: acknowledged, nothing to do
-                log.warning("message_without_route", type=message.type)
-                return []
-            return handler(app, event, message)
-
         subscriptions.append(
-            await bus.subscribe(prefix + queue, list(by_type), inbox.handler(decide))
+            await bus.subscribe(prefix + queue, keys, inbox.handler(decider(app, handlers)))
         )
     return subscriptions

@@ -8,6 +8,11 @@ from uuid import UUID
 
 
 @dataclass(frozen=True)
+class OpenWallet:
+    account_id: UUID
+
+
+@dataclass(frozen=True)
 class RequestTopUp:
     account_id: UUID
     amount: int

@@ -1,49 +1,38 @@
 """What the wallet consumes: accounts to open wallets for, and the saga's debits and refunds.
 
-Consumers only translate: each message goes through the inbox (its effect and
-its tracking row commit together) to the application's decision.
+Each handler builds a command and calls the application method an HTTP route or a test
+calls too; the inbox records what it saved with the message's tracking, exactly once.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pbx_events.bus import Bus, Subscription
-from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
 from pbx_events.fulfillment import DebitRequested, RefundRequested
 from pbx_events.identity import AccountRegistered
-from pbx_events.inbox import Decide, Inbox
+from pbx_kit.service import ConsumerRoutes
 from pbx_wallet.application import WalletService
+from pbx_wallet.commands import DebitWallet, OpenWallet, RefundOrder
 
 ACCOUNTS_QUEUE = "wallet.accounts"
 ORDERS_QUEUE = "wallet.orders"
 
 
-def decide_order(app: WalletService) -> Decide:
-    def decide(event: IntegrationEvent, message: Message) -> list[Any]:
-        if isinstance(event, DebitRequested):
-            return app.on_debit_requested(event, message)
-        if isinstance(event, RefundRequested):
-            return app.on_refund_requested(event, message)
-        return []  # another type bound by mistake: acknowledged, nothing to do
-
-    return decide
+def on_account_registered(app: WalletService, event: AccountRegistered, _: Message) -> None:
+    """A new account gets its wallet (a repeat changes nothing)."""
+    app.open_wallet(OpenWallet(event.account_id))
 
 
-async def subscribe(app: WalletService, bus: Bus, prefix: str = "") -> list[Subscription]:
-    """Consume on the wallet's queues (``prefix`` + name), each message exactly once."""
-    accounts = Inbox(app, ACCOUNTS_QUEUE)
-    orders = Inbox(app, ORDERS_QUEUE)
-    return [
-        await bus.subscribe(
-            prefix + ACCOUNTS_QUEUE,
-            [AccountRegistered.type_name()],
-            accounts.handler(app.on_account_registered),
-        ),
-        await bus.subscribe(
-            prefix + ORDERS_QUEUE,
-            [DebitRequested.type_name(), RefundRequested.type_name()],
-            orders.handler(decide_order(app)),
-        ),
-    ]
+def on_debit_requested(app: WalletService, event: DebitRequested, _: Message) -> None:
+    """The saga asks to pay an order from the balance (once per order)."""
+    app.debit_wallet(DebitWallet(event.account_id, event.order_id, event.amount))
+
+
+def on_refund_requested(app: WalletService, event: RefundRequested, _: Message) -> None:
+    """The saga gives an order's money back (at most what was debited, once)."""
+    app.refund_order(RefundOrder(event.account_id, event.order_id, event.amount))
+
+
+ROUTES: ConsumerRoutes[WalletService] = {
+    ACCOUNTS_QUEUE: {AccountRegistered: on_account_registered},
+    ORDERS_QUEUE: {DebitRequested: on_debit_requested, RefundRequested: on_refund_requested},
+}

@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-import anyio
 import structlog
 
-from pbx_events.relay import OutboxRelay
-from pbx_kit.app import Edge, create_app
-from pbx_kit.auth import install_auth
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
+from pbx_kit.service import Running, Service
 from pbx_kit.settings import ConfigurationError
-from pbx_kit.wiring import wire_edge
 from pbx_wallet import api, sandbox_api
 from pbx_wallet.api import PaymentNotificationIn
 from pbx_wallet.application import WalletService, utc_now
-from pbx_wallet.consumers import subscribe
+from pbx_wallet.consumers import ROUTES
 from pbx_wallet.integration import WalletMapping
 from pbx_wallet.payments import SandboxProvider
 from pbx_wallet.projections import LedgerProjection
@@ -82,53 +78,43 @@ def build(
 ) -> ServiceRuntime:
     wallet_settings = settings or WalletSettings()
     provider = choose_provider(infra, wallet_settings)
-    edge = Edge()
-    web = create_app(
-        SERVICE,
+
+    async def setup(service: Running[WalletService]) -> None:
+        """The provider, the ledger read model (caught up before serving), the deadlines."""
+        app, web = service.application, service.api
+        web.state.sandbox = app.provider
+        web.state.webhook_secrets = webhook_secrets(infra, wallet_settings)
+
+        async def payment_provider() -> tuple[bool, str]:
+            return True, provider
+
+        service.edge.figures["payment_provider"] = payment_provider
+        store: LedgerStore = (
+            MemoryLedgerStore() if service.pool is None else PostgresLedgerStore(service.pool)
+        )
+        await store.setup()
+        projection = LedgerProjection(app, store)
+        await projection.start()
+        await projection.drain()
+        web.state.ledger_store = store
+        web.state.projection = projection
+        expiry = ChargeExpiry(app, store, wallet_settings.expiry_interval)
+        web.state.expiry = expiry
+        service.loop(projection.run)
+        service.loop(expiry.run)
+
+    wallet = Service[WalletService](
+        name=SERVICE,
         title="Wallet — クラウドPBX",
         description="The prepaid balance (プリペイド): top-ups by four methods, the statement, "
         "the payment provider's webhook. Money is integer yen. Errors are RFC 9457 "
         "problem+json.",
         # the sandbox's own pages exist only where the sandbox is the provider
         routers=[api.router, *([sandbox_api.router] if provider == "sandbox" else [])],
-        max_body_bytes=infra.settings.max_body_bytes,
-        edge=edge,
+        application=lambda infra: make_application(infra, wallet_settings, clock),
+        mapping=WalletMapping,
+        consumers=ROUTES,
+        setup=setup,
         documented_models=[PaymentNotificationIn],
     )
-    runtime = ServiceRuntime(SERVICE, web)
-
-    async def start() -> None:
-        application = await anyio.to_thread.run_sync(
-            make_application, infra, wallet_settings, clock
-        )
-        web.state.application = application
-        web.state.sandbox = application.provider
-        web.state.webhook_secrets = webhook_secrets(infra, wallet_settings)
-
-        async def payment_provider() -> tuple[bool, str]:
-            return True, provider
-
-        edge.figures["payment_provider"] = payment_provider
-        install_auth(web, infra.token_verifier())
-        relay = OutboxRelay(application, SERVICE, WalletMapping(application), infra.bus)
-        pool = await wire_edge(infra, runtime, edge, application, relay)
-        store: LedgerStore = MemoryLedgerStore() if pool is None else PostgresLedgerStore(pool)
-        await store.setup()
-        projection = LedgerProjection(application, store)
-        await projection.start()
-        await projection.drain()
-        web.state.ledger_store = store
-        web.state.projection = projection
-        expiry = ChargeExpiry(application, store, wallet_settings.expiry_interval)
-        web.state.expiry = expiry
-        runtime.loops.extend([relay.run, projection.run, expiry.run])
-        subscriptions = await subscribe(application, infra.bus, infra.settings.queue_prefix)
-
-        async def unsubscribe() -> None:
-            for subscription in subscriptions:
-                await subscription.cancel()
-
-        runtime.on_stop.insert(0, unsubscribe)
-
-    runtime.on_start.append(start)
-    return runtime
+    return wallet.build(infra)
