@@ -25,15 +25,7 @@ from pbx_identity.commands import (
     RequestScreeningDecisionNotice,
 )
 from pbx_identity.domain.account import Account, EmailClaim
-from pbx_identity.domain.email_change import EmailChangeCheck
-from pbx_identity.errors import (
-    AccountNotFoundError,
-    CircleNotFoundError,
-    EmailChangeAlreadyConfirmedError,
-    EmailChangeTokenExpiredError,
-    EmailTakenError,
-    InvalidEmailChangeTokenError,
-)
+from pbx_identity.errors import AccountNotFoundError, EmailTakenError, InvalidEmailChangeTokenError
 from pbx_identity.link_tokens import LinkTokens
 from pbx_identity.validation.email import email_domain_class
 
@@ -68,13 +60,6 @@ def today_in_japan() -> str:
 
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-_REFUSALS: dict[EmailChangeCheck, type[Exception]] = {
-    EmailChangeCheck.INVALID: InvalidEmailChangeTokenError,
-    EmailChangeCheck.EXPIRED: EmailChangeTokenExpiredError,
-    EmailChangeCheck.USED: EmailChangeAlreadyConfirmedError,
-}
 
 
 class AccountUseCases:
@@ -174,16 +159,12 @@ class AccountUseCases:
 
         def decide(account: Account) -> Account:
             now = datetime.now(UTC)
-            outcome = account.check_email_change(change_id, token_hash, now)
-            pending = account.pending_email_change
-            if outcome is EmailChangeCheck.VALID and pending is not None:
-                # another account may have taken the address since the request
-                claims[:] = self._move_email(account, pending.new_email)
-                outcome = account.confirm_email_change(
-                    change_id, token_hash, now, email_domain_class(pending.new_email)
-                )
-            if outcome is not EmailChangeCheck.VALID:
-                raise _REFUSALS[outcome]
+            pending = account.check_email_change(change_id, token_hash, now)
+            # another account may have taken the address since the request
+            claims[:] = self._move_email(account, pending.new_email)
+            account.confirm_email_change(
+                change_id, token_hash, now, email_domain_class(pending.new_email)
+            )
             return account
 
         confirmed: Account = self.change(
@@ -210,8 +191,7 @@ class AccountUseCases:
         except AggregateNotFoundError:
             new_claim = EmailClaim(email_key=new_key, account_id=account.id)
         else:
-            if not new_claim.claim(account.id):
-                raise EmailTakenError
+            new_claim.claim(account.id)
         old_claim: EmailClaim = self.repository.get(
             EmailClaim.create_id(self.email_key(account.email))
         )
@@ -232,30 +212,27 @@ class AccountUseCases:
     def cancel_circle(self, cmd: CancelCircle) -> dict[str, Any]:
         """Cancel one of the caller's circles (利用中 → 解約済)."""
         account = self.my_account(cmd.account_id)
-        if not account.cancel_circle(str(cmd.circle_id), today_in_japan()):
-            raise CircleNotFoundError
+        account.cancel_circle(str(cmd.circle_id), today_in_japan())
         self.save(account)
         circle = account.find_circle(str(cmd.circle_id))
         assert circle is not None
         return dict(circle)
 
     def request_low_balance_notice(self, cmd: RequestLowBalanceNotice) -> list[Account]:
-        """Note that the owner is to be told of a low prepaid balance (the mailer sends it).
-
-        Returns the account to save instead of saving it: the inbox saves it together
-        with the tracking record of the wallet's message (exactly once)."""
+        """Note that the owner is to be told of a low prepaid balance (the mailer sends it);
+        the same wallet notice is noted once."""
         account = self.my_account(cmd.account_id)
         account.request_low_balance_notice(
             cmd.notice_id, cmd.balance, cmd.threshold, cmd.occurred_at
         )
+        self.save(account)
         return [account]
 
     def request_screening_decision_notice(
         self, cmd: RequestScreeningDecisionNotice
     ) -> list[Account]:
         """Note that the customer is to be told of the screening's decision (the mailer
-        sends it). Returned unsaved, like ``request_low_balance_notice``: the inbox saves
-        it with the tracking record of kyc's message."""
+        sends it); the same decision is noted once."""
         account = self.my_account(cmd.account_id)
         account.request_screening_decision_notice(
             cmd.notice_id,
@@ -266,4 +243,5 @@ class AccountUseCases:
             cmd.valid_until.isoformat() if cmd.valid_until is not None else None,
             cmd.reasons,
         )
+        self.save(account)
         return [account]

@@ -203,8 +203,7 @@ class AuthUseCases:
         account = self.find_login(reminder.login_id_key)
         if not isinstance(account, Account):
             raise InvalidResetTokenError
-        if not reminder.use(reset_id, _sha256(secret), datetime.now(UTC)):
-            raise InvalidResetTokenError
+        reminder.use(reset_id, _sha256(secret), datetime.now(UTC))
         account.change_password(self.password_hasher.hash(cmd.password), reason="reset")
         self.save(reminder, account)
 

@@ -1,21 +1,24 @@
-"""Identity's domain errors (mapped to problem+json by the kit's single handler)."""
+"""Identity's errors (mapped to problem+json by the kit's single handler).
+
+The aggregates' own refusals are raised by the domain (``pbx_identity.domain``)
+and re-exported here; this module adds the ones of the application and the API.
+"""
 
 from __future__ import annotations
 
-from pbx_kit.problems import DomainError, FieldProblem, NotFoundError, RuleViolationError
-
-
-class EmailTakenError(DomainError):
-    """Raised when the e-mail address already belongs to an account."""
-
-    code = "email_taken"
-    status = 409
-    message_ja = "このメールアドレスは既に登録されています。"
-
-    def __init__(self) -> None:
-        super().__init__(
-            errors=[FieldProblem("contractor.email", self.code, self.message_ja)],
-        )
+from pbx_identity.domain.account import CircleNotFoundError as CircleNotFoundError
+from pbx_identity.domain.account import EmailTakenError as EmailTakenError
+from pbx_identity.domain.email_change import (
+    EmailChangeAlreadyConfirmedError as EmailChangeAlreadyConfirmedError,
+)
+from pbx_identity.domain.email_change import (
+    EmailChangeTokenExpiredError as EmailChangeTokenExpiredError,
+)
+from pbx_identity.domain.email_change import (
+    InvalidEmailChangeTokenError as InvalidEmailChangeTokenError,
+)
+from pbx_identity.domain.reminder import InvalidResetTokenError as InvalidResetTokenError
+from pbx_kit.errors import DomainError, NotFoundError, RuleViolationError
 
 
 class RegistrationInvalidError(RuleViolationError):
@@ -64,67 +67,8 @@ class InvalidRefreshTokenError(DomainError):
     message_ja = "セッションの有効期限が切れました。再度ログインしてください。"
 
 
-class InvalidResetTokenError(RuleViolationError):
-    """Raised when a password-reset token is unknown, expired or already used."""
-
-    code = "invalid_reset_token"
-    message_ja = (
-        "パスワード再設定用のURLが無効か、有効期限（30分）が切れています。"
-        "もう一度お手続きください。"
-    )
-
-    def __init__(self) -> None:
-        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
-
-
 class AccountNotFoundError(NotFoundError):
     """Raised when the caller's account does not exist (or is not theirs to see)."""
 
     code = "account_not_found"
     message_ja = "アカウントが見つかりません。"
-
-
-class CircleNotFoundError(NotFoundError):
-    """Raised when the caller's account has no such circle."""
-
-    code = "circle_not_found"
-    message_ja = "指定されたサークルが見つかりません。"
-
-
-class InvalidEmailChangeTokenError(RuleViolationError):
-    """Raised when an e-mail confirmation token is unknown, wrong, replaced by a newer
-    request or cancelled."""
-
-    code = "invalid_email_change_token"
-    message_ja = (
-        "メールアドレス確認用のURLが無効です。より新しい確認メールが届いている場合は"
-        "そちらのURLをご利用ください。解決しない場合は、アカウントページからもう一度"
-        "メールアドレスの変更をお手続きください。"
-    )
-
-    def __init__(self) -> None:
-        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
-
-
-class EmailChangeTokenExpiredError(RuleViolationError):
-    """Raised when an e-mail confirmation token is past its lifetime (24 hours)."""
-
-    code = "email_change_token_expired"
-    message_ja = (
-        "メールアドレス確認用のURLの有効期限（24時間）が切れています。"
-        "アカウントページからもう一度メールアドレスの変更をお手続きください。"
-    )
-
-    def __init__(self) -> None:
-        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
-
-
-class EmailChangeAlreadyConfirmedError(DomainError):
-    """Raised when an e-mail confirmation token's change has already been applied."""
-
-    code = "email_change_already_confirmed"
-    status = 409
-    message_ja = "このメールアドレスの変更は既に完了しています。"
-
-    def __init__(self) -> None:
-        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])

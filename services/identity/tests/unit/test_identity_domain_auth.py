@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pbx_identity.domain.reminder import MAX_OPEN_RESETS, PasswordReminder
+from pbx_identity.domain.reminder import MAX_OPEN_RESETS, InvalidResetTokenError, PasswordReminder
 from pbx_identity.domain.session import RefreshOutcome, Session
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore
 
@@ -56,11 +56,16 @@ def test_a_reset_token_works_once_and_only_before_it_expires() -> None:
     reminder = a_reminder()
     assert reminder.request("r1", "hash1", NOW + timedelta(minutes=30), NOW)
     assert reminder.request("r2", "hash2", NOW + timedelta(minutes=30), NOW)
-    assert not reminder.use("r1", "wrong", NOW)
-    assert reminder.use("r1", "hash1", NOW)
-    assert not reminder.use("r1", "hash1", NOW)  # once
-    assert not reminder.use("r2", "hash2", NOW + timedelta(minutes=31))  # expired
-    assert not reminder.use("r3", "hash1", NOW)  # unknown request
+    with pytest.raises(InvalidResetTokenError):
+        reminder.use("r1", "wrong", NOW)
+    reminder.use("r1", "hash1", NOW)
+    with pytest.raises(InvalidResetTokenError):
+        reminder.use("r1", "hash1", NOW)  # once
+    with pytest.raises(InvalidResetTokenError):
+        reminder.use("r2", "hash2", NOW + timedelta(minutes=31))  # expired
+    with pytest.raises(InvalidResetTokenError):
+        reminder.use("r3", "hash1", NOW)  # unknown request
+    assert [type(e).__name__ for e in reminder.collect_events()] == ["Requested"] * 2 + ["Used"]
 
 
 def test_reminders_stop_being_recorded_while_too_many_are_open() -> None:

@@ -13,7 +13,11 @@ import pytest
 
 from pbx_events.identity import AccountInfoChanged
 from pbx_identity.domain.account import Account
-from pbx_identity.domain.email_change import EmailChangeCheck
+from pbx_identity.domain.email_change import (
+    EmailChangeAlreadyConfirmedError,
+    EmailChangeTokenExpiredError,
+    InvalidEmailChangeTokenError,
+)
 from pbx_identity.integration import to_integration
 from pbx_identity.mails_email_change import (
     COMPLETED_SUBJECT,
@@ -85,8 +89,7 @@ def test_the_current_address_cannot_be_requested_as_a_change() -> None:
 def test_a_valid_token_applies_the_change_once_as_a_contract_info_change() -> None:
     account = an_account()
     requested(account)
-    outcome = account.confirm_email_change("c1", "hash-c1", NOW, "free")
-    assert outcome is EmailChangeCheck.VALID
+    account.confirm_email_change("c1", "hash-c1", NOW, "free")
     confirmed, info = account.collect_events()
     assert isinstance(confirmed, Confirmed)
     assert (confirmed.new_email, confirmed.previous_email) == (NEW, OLD)
@@ -103,7 +106,8 @@ def test_a_valid_token_applies_the_change_once_as_a_contract_info_change() -> No
     assert published.email_domain_class == "free"
 
     # the same link again: already used, nothing recorded
-    assert account.confirm_email_change("c1", "hash-c1", NOW, "free") is EmailChangeCheck.USED
+    with pytest.raises(EmailChangeAlreadyConfirmedError):
+        account.confirm_email_change("c1", "hash-c1", NOW, "free")
     assert account.collect_events() == []
     assert account.email == NEW
 
@@ -111,19 +115,21 @@ def test_a_valid_token_applies_the_change_once_as_a_contract_info_change() -> No
 @pytest.mark.parametrize(
     ("change_id", "token_hash", "now", "expected"),
     [
-        ("c1", "wrong", NOW, EmailChangeCheck.INVALID),
-        ("c2", "hash-c1", NOW, EmailChangeCheck.INVALID),
-        ("c1", "hash-c1", LATER, EmailChangeCheck.EXPIRED),
-        ("c1", "hash-c1", LATER + timedelta(days=3), EmailChangeCheck.EXPIRED),
-        ("c1", "wrong", LATER, EmailChangeCheck.INVALID),  # expiry is told to the holder only
+        ("c1", "wrong", NOW, InvalidEmailChangeTokenError),
+        ("c2", "hash-c1", NOW, InvalidEmailChangeTokenError),
+        ("c1", "hash-c1", LATER, EmailChangeTokenExpiredError),
+        ("c1", "hash-c1", LATER + timedelta(days=3), EmailChangeTokenExpiredError),
+        # expiry is told to the holder only
+        ("c1", "wrong", LATER, InvalidEmailChangeTokenError),
     ],
 )
 def test_a_bad_or_expired_token_changes_nothing(
-    change_id: str, token_hash: str, now: datetime, expected: EmailChangeCheck
+    change_id: str, token_hash: str, now: datetime, expected: type[Exception]
 ) -> None:
     account = an_account()
     requested(account)
-    assert account.confirm_email_change(change_id, token_hash, now, "free") is expected
+    with pytest.raises(expected):
+        account.confirm_email_change(change_id, token_hash, now, "free")
     assert account.collect_events() == []
     assert account.email == OLD
     assert account.pending_email_change is not None
@@ -133,9 +139,10 @@ def test_a_newer_request_replaces_the_older_ones_link() -> None:
     account = an_account()
     requested(account, "c1")
     requested(account, "c2", "other@example.jp")
-    assert account.confirm_email_change("c1", "hash-c1", NOW, "b") is EmailChangeCheck.INVALID
+    with pytest.raises(InvalidEmailChangeTokenError):
+        account.confirm_email_change("c1", "hash-c1", NOW, "b")
     assert account.collect_events() == []
-    assert account.confirm_email_change("c2", "hash-c2", NOW, "b") is EmailChangeCheck.VALID
+    account.confirm_email_change("c2", "hash-c2", NOW, "b")
     assert account.email == "other@example.jp"
 
 
@@ -157,7 +164,8 @@ def test_a_pending_change_is_dropped_by_the_owner_a_new_password_or_logging_out_
     assert isinstance(cancelled, Cancelled)
     assert (cancelled.change_id, cancelled.reason) == ("c1", reason)
     assert account.pending_email_change is None
-    assert account.confirm_email_change("c1", "hash-c1", NOW, "b") is EmailChangeCheck.INVALID
+    with pytest.raises(InvalidEmailChangeTokenError):
+        account.confirm_email_change("c1", "hash-c1", NOW, "b")
     assert account.collect_events() == []
     assert account.email == OLD
 
@@ -193,7 +201,8 @@ def test_an_account_replayed_from_its_events_has_the_same_pending_and_applied_ch
         replayed = event.mutate(replayed)
     assert replayed.email == NEW
     assert replayed.pending_email_change == account.pending_email_change
-    assert replayed.confirm_email_change("c1", "hash-c1", NOW, "b") is EmailChangeCheck.USED
+    with pytest.raises(EmailChangeAlreadyConfirmedError):
+        replayed.confirm_email_change("c1", "hash-c1", NOW, "b")
 
 
 def test_the_new_address_gets_the_link_without_the_customers_name_or_login_id() -> None:

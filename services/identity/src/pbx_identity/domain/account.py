@@ -17,9 +17,34 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from pbx_identity.domain.email_change import CANCEL_REASONS, EmailChangeCheck, PendingEmailChange
+from pbx_identity.domain.email_change import (
+    CANCEL_REASONS,
+    EmailChangeAlreadyConfirmedError,
+    InvalidEmailChangeTokenError,
+    PendingEmailChange,
+)
+from pbx_kit.errors import ConflictError, FieldProblem, NotFoundError
 
 _INDEX_NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/identity/index")
+
+
+class EmailTakenError(ConflictError):
+    """Raised when the e-mail address already belongs to an account."""
+
+    code = "email_taken"
+    message_ja = "このメールアドレスは既に登録されています。"
+
+    def __init__(self) -> None:
+        super().__init__(
+            errors=[FieldProblem("contractor.email", self.code, self.message_ja)],
+        )
+
+
+class CircleNotFoundError(NotFoundError):
+    """Raised when the caller's account has no such circle."""
+
+    code = "circle_not_found"
+    message_ja = "指定されたサークルが見つかりません。"
 
 
 class Account(Aggregate):
@@ -159,33 +184,35 @@ class Account(Aggregate):
 
     def check_email_change(
         self, change_id: str, token_hash: str, now: datetime
-    ) -> EmailChangeCheck:
-        """What a confirmation token is worth now (nothing is recorded)."""
+    ) -> PendingEmailChange:
+        """The pending change a confirmation token confirms now (nothing is recorded);
+        raises ``EmailChangeAlreadyConfirmedError`` (409), ``InvalidEmailChangeTokenError``
+        or ``EmailChangeTokenExpiredError`` (422) when it confirms nothing."""
         confirmed = self.confirmed_email_change
         if confirmed is not None and confirmed.matches(change_id, token_hash):
-            return EmailChangeCheck.USED
-        if self.pending_email_change is None:
-            return EmailChangeCheck.INVALID
-        return self.pending_email_change.check(change_id, token_hash, now)
+            raise EmailChangeAlreadyConfirmedError
+        pending = self.pending_email_change
+        if pending is None:
+            raise InvalidEmailChangeTokenError
+        pending.check(change_id, token_hash, now)
+        return pending
 
     def confirm_email_change(
         self, change_id: str, token_hash: str, now: datetime, email_domain_class: str
-    ) -> EmailChangeCheck:
+    ) -> None:
         """Apply the pending change if the token is valid now: the contract info changes
-        as any other change of it does (``InfoChanged``). Otherwise nothing is recorded."""
-        outcome = self.check_email_change(change_id, token_hash, now)
-        pending = self.pending_email_change
-        if outcome is EmailChangeCheck.VALID and pending is not None:
-            self._email_change_confirmed(change_id, pending.new_email, self.email)
-            self._info_changed(
-                {**self.contractor, "email": pending.new_email},
-                self.representative,
-                self.usage_contact,
-                self.billing_contact,
-                email_domain_class,
-                self.contractor_type,
-            )
-        return outcome
+        as any other change of it does (``InfoChanged``). Otherwise it raises as
+        ``check_email_change`` does, and nothing is recorded."""
+        pending = self.check_email_change(change_id, token_hash, now)
+        self._email_change_confirmed(change_id, pending.new_email, self.email)
+        self._info_changed(
+            {**self.contractor, "email": pending.new_email},
+            self.representative,
+            self.usage_contact,
+            self.billing_contact,
+            email_domain_class,
+            self.contractor_type,
+        )
 
     @event("EmailChangeConfirmed")
     def _email_change_confirmed(self, change_id: str, new_email: str, previous_email: str) -> None:
@@ -258,14 +285,14 @@ class Account(Aggregate):
     def find_circle(self, circle_id: str) -> dict[str, Any] | None:
         return next((c for c in self.circles if c["circle_id"] == circle_id), None)
 
-    def cancel_circle(self, circle_id: str, cancelled_on: str) -> bool:
-        """Cancel a circle (利用中 → 解約済); False when the account has no such circle."""
+    def cancel_circle(self, circle_id: str, cancelled_on: str) -> None:
+        """Cancel a circle (利用中 → 解約済; again: no-op); ``CircleNotFoundError`` when the
+        account has no such circle."""
         circle = self.find_circle(circle_id)
         if circle is None:
-            return False
+            raise CircleNotFoundError(circle_id=circle_id)
         if circle["status"] == "active":
             self._circle_cancelled(circle_id, cancelled_on)
-        return True
 
     @event("CircleCancelled")
     def _circle_cancelled(self, circle_id: str, cancelled_on: str) -> None:
@@ -379,14 +406,14 @@ class EmailClaim(Aggregate):
     def _released(self) -> None:
         self.account_id = None
 
-    def claim(self, account_id: UUID) -> bool:
-        """Take a free address; False when another account holds it."""
+    def claim(self, account_id: UUID) -> None:
+        """Take a free address (again by its holder: no-op); ``EmailTakenError`` when
+        another account holds it."""
         if self.account_id == account_id:
-            return True
+            return
         if self.account_id is not None:
-            return False
+            raise EmailTakenError
         self._reclaimed(account_id)
-        return True
 
     @event("Reclaimed")
     def _reclaimed(self, account_id: UUID) -> None:

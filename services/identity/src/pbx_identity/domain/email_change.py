@@ -10,18 +10,46 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+
+from pbx_kit.errors import ConflictError, FieldProblem, RuleViolationError
 
 
-class EmailChangeCheck(Enum):
-    """What a presented confirmation token is worth now."""
+class InvalidEmailChangeTokenError(RuleViolationError):
+    """Raised when an e-mail confirmation token is unknown, wrong, replaced by a newer
+    request or cancelled."""
 
-    VALID = "valid"
-    #: unknown, wrong, superseded by a newer request, or cancelled
-    INVALID = "invalid"
-    EXPIRED = "expired"
-    #: the change it confirmed has already been applied
-    USED = "used"
+    code = "invalid_email_change_token"
+    message_ja = (
+        "メールアドレス確認用のURLが無効です。より新しい確認メールが届いている場合は"
+        "そちらのURLをご利用ください。解決しない場合は、アカウントページからもう一度"
+        "メールアドレスの変更をお手続きください。"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
+
+
+class EmailChangeTokenExpiredError(RuleViolationError):
+    """Raised when an e-mail confirmation token is past its lifetime (24 hours)."""
+
+    code = "email_change_token_expired"
+    message_ja = (
+        "メールアドレス確認用のURLの有効期限（24時間）が切れています。"
+        "アカウントページからもう一度メールアドレスの変更をお手続きください。"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
+
+
+class EmailChangeAlreadyConfirmedError(ConflictError):
+    """Raised when an e-mail confirmation token's change has already been applied."""
+
+    code = "email_change_already_confirmed"
+    message_ja = "このメールアドレスの変更は既に完了しています。"
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
 
 
 #: why a pending change was dropped without being applied
@@ -39,12 +67,12 @@ class PendingEmailChange:
         """The token was issued for this change."""
         return change_id == self.change_id and hmac.compare_digest(token_hash, self.token_hash)
 
-    def check(self, change_id: str, token_hash: str, now: datetime) -> EmailChangeCheck:
+    def check(self, change_id: str, token_hash: str, now: datetime) -> None:
+        """Raise unless the token confirms this change now (expiry is told to its holder only)."""
         if not self.matches(change_id, token_hash):
-            return EmailChangeCheck.INVALID
+            raise InvalidEmailChangeTokenError
         if now >= self.expires_at:
-            return EmailChangeCheck.EXPIRED
-        return EmailChangeCheck.VALID
+            raise EmailChangeTokenExpiredError
 
     def open_at(self, now: datetime) -> bool:
         """Still confirmable at ``now`` (not expired)."""

@@ -12,9 +12,24 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from pbx_kit.errors import FieldProblem, RuleViolationError
+
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/identity/reminder")
 #: unused, unexpired reset mails per login ID at any time
 MAX_OPEN_RESETS = 3
+
+
+class InvalidResetTokenError(RuleViolationError):
+    """Raised when a password-reset token is unknown, expired or already used."""
+
+    code = "invalid_reset_token"
+    message_ja = (
+        "パスワード再設定用のURLが無効か、有効期限（30分）が切れています。"
+        "もう一度お手続きください。"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("token", self.code, self.message_ja)])
 
 
 class PasswordReminder(Aggregate):
@@ -52,12 +67,12 @@ class PasswordReminder(Aggregate):
             not used and stored_hash == token_hash and now < datetime.fromisoformat(str(expires_at))
         )
 
-    def use(self, reset_id: str, token_hash: str, now: datetime) -> bool:
-        """Spend a reset token; False (and nothing recorded) when it is not valid now."""
+    def use(self, reset_id: str, token_hash: str, now: datetime) -> None:
+        """Spend a reset token; ``InvalidResetTokenError`` (nothing recorded) when it is
+        not valid now."""
         if not self.can_use(reset_id, token_hash, now):
-            return False
+            raise InvalidResetTokenError
         self._used(reset_id)
-        return True
 
     @event("Used")
     def _used(self, reset_id: str) -> None:
