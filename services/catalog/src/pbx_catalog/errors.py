@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbx_kit.problems import DomainError, NotFoundError
+from pbx_kit.errors import ConflictError, NotFoundError
 
 
 class ProductNotFoundError(NotFoundError):
@@ -12,19 +12,17 @@ class ProductNotFoundError(NotFoundError):
     message_ja = "指定された商品が見つかりません。"
 
 
-class ProductExistsError(DomainError):
+class ProductExistsError(ConflictError):
     """Raised when a new product's SKU is already used."""
 
     code = "product_exists"
-    status = 409
     message_ja = "このSKUの商品は既に登録されています。"
 
 
-class StaleProductError(DomainError):
+class StaleProductError(ConflictError):
     """Raised when a change was based on an older version of the product."""
 
     code = "stale_version"
-    status = 409
     message_ja = (
         "商品情報が他の操作で更新されています。最新の内容を確認してから再度お試しください。"
     )
