@@ -18,8 +18,8 @@ from pbx_kyc import errors
 from pbx_kyc.application import Decide, KycService, UploadDocument
 from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
 from pbx_kyc.domain.review import KycReview
-from pbx_kyc.projections import ReviewIndex
 from pbx_kyc.public_urls import check_public_url
+from pbx_kyc.queries import ReviewStore
 from pbx_kyc.scanner import require_clean
 from pbx_kyc.uploads import UploadRefused, inspect, read_limited, safe_filename
 
@@ -45,13 +45,13 @@ def get_app(request: Request) -> KycService:
     return app
 
 
-def get_index(request: Request) -> ReviewIndex:
-    index: ReviewIndex = request.app.state.review_index
-    return index
+def get_reviews(request: Request) -> ReviewStore:
+    store: ReviewStore = request.app.state.review_store
+    return store
 
 
 KycDep = Annotated[KycService, Depends(get_app)]
-IndexDep = Annotated[ReviewIndex, Depends(get_index)]
+ReviewsDep = Annotated[ReviewStore, Depends(get_reviews)]
 
 
 class DocumentOut(BaseModel):
@@ -334,9 +334,9 @@ def download_my_document(document_id: UUID, caller: CustomerDep, app: KycDep) ->
 
 
 @router.get("/reviews", response_model=list[QueueItemOut], responses=_REVIEWER)
-def review_queue(
+async def review_queue(
     caller: ReviewerDep,
-    index: IndexDep,
+    reviews: ReviewsDep,
     status: Annotated[
         Literal["submitted", "in_review", "approved", "rejected", "expired"], Query()
     ] = "submitted",
@@ -350,8 +350,8 @@ def review_queue(
             revision=r.revision,
             submitted_at=r.submitted_at,
         )
-        for r in index.with_status(status)
-        if r.account_id != caller.subject_uuid  # never one's own account
+        # never one's own account
+        for r in await reviews.with_status(status, excluding=caller.subject_uuid)
     ]
 
 

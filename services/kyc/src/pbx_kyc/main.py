@@ -19,7 +19,8 @@ from pbx_kit.wiring import wire_edge
 from pbx_kyc import api
 from pbx_kyc.application import KycService, utc_now
 from pbx_kyc.integration import KycMapping
-from pbx_kyc.projections import ReviewIndex
+from pbx_kyc.projections import ReviewProjection
+from pbx_kyc.queries import MemoryReviewStore, PostgresReviewStore, ReviewStore
 from pbx_kyc.scanner import EicarFakeScanner, Scanner
 from pbx_kyc.settings import KycSettings
 from pbx_kyc.uploads import MAX_UPLOAD_BYTES
@@ -72,25 +73,34 @@ def build(
         web.state.application = application
         application.verification_method = kyc_settings.verification_method
         install_auth(web, infra.token_verifier())
-        index = ReviewIndex(application)
-        await index.drain()
-        web.state.review_index = index
         relay = OutboxRelay(application, SERVICE, KycMapping(application), infra.bus)
-        await wire_edge(infra, runtime, edge, application, relay)
+        pool = await wire_edge(infra, runtime, edge, application, relay)
+        store: ReviewStore = MemoryReviewStore() if pool is None else PostgresReviewStore(pool)
+        await store.setup()
+        # ready before serving, reading only what is new since the stored position
+        projection = ReviewProjection(application, store)
+        await projection.start()
+        await projection.drain()
+        web.state.review_store = store
+        web.state.review_projection = projection
+
+        async def expire_approvals_once() -> list[bool]:
+            """One round of the approval-expiry timer."""
+            return [
+                await anyio.to_thread.run_sync(application.expire_review, review_id)
+                for review_id in await store.approvals_ending_before(application.today())
+            ]
 
         async def expire_approvals() -> None:
             while True:
                 try:
-                    for review_id in index.approvals_ending_before(application.today()):
-                        await anyio.to_thread.run_sync(application.expire_review, review_id)
+                    await expire_approvals_once()
                 except Exception as exc:
                     log.warning("approval_expiry_failed", error=repr(exc))
                 await asyncio.sleep(kyc_settings.expiry_interval)
 
-        runtime.loops.extend([relay.run, index.run, expire_approvals])
-        web.state.expire_approvals_once = lambda: [
-            application.expire_review(r) for r in index.approvals_ending_before(application.today())
-        ]
+        runtime.loops.extend([relay.run, projection.run, expire_approvals])
+        web.state.expire_approvals_once = expire_approvals_once
         inbox = Inbox(application, ACCOUNTS_QUEUE)
         subscription = await infra.bus.subscribe(
             infra.settings.queue_prefix + ACCOUNTS_QUEUE,

@@ -1,17 +1,22 @@
-"""The reviewer queue and the approvals to expire: an index of reviews by status.
+"""The reviewer queue and the approvals to expire: reviews by status, a read model.
 
-Kept in memory and rebuilt from the kyc notification log at start (every
-process follows the log, LISTEN/NOTIFY), like the catalog's product view.
+Follows the kyc notification log: each batch becomes one change per review it
+touched (the review as it is now, and when its current revision was submitted);
+the changes and the position commit together (a ``ReviewStore``: PostgreSQL
+tables, or memory on the in-memory stack), so a process resumes where the store
+got to and start-up reads only what is new. Every process follows the log
+(LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
+
+import anyio
 
 from pbx_events.relay import LogFollower, RelaySettings
 from pbx_kyc.application import KycService
@@ -29,62 +34,72 @@ class ReviewRow:
     valid_until: date | None
 
 
-class ReviewIndex(LogFollower):
-    def __init__(self, app: KycService, settings: RelaySettings | None = None) -> None:
-        super().__init__(app, "view:reviews", settings)
+@dataclass(frozen=True)
+class ReviewChange:
+    """A review's row as of notification ``position``; ``submitted_at`` None keeps the
+    stored one (no submission in this batch)."""
+
+    position: int
+    row: ReviewRow
+
+
+class ReviewProjection(LogFollower):
+    """Keeps a ``ReviewStore`` (memory or PostgreSQL) current with the kyc log."""
+
+    def __init__(self, app: KycService, store: Any, settings: RelaySettings | None = None) -> None:
+        super().__init__(app, "projection:reviews", settings)
         self.kyc = app
-        self._rows: dict[UUID, ReviewRow] = {}
-        self._lock = threading.Lock()
-        self._seen = 0
+        self.store = store
+        self._saved = 0
+
+    async def start(self) -> None:
+        """Resume from where the store got to (the store saves it with the rows)."""
+        self._saved = await self.store.position()
 
     def load_position(self) -> int:
-        return self._seen
+        return self._saved
 
     def store_position(self, position: int) -> None:
-        self._seen = position
+        self._saved = position  # already saved with the rows, in handle_batch
 
-    def prepare(self, batch: Sequence[tuple[int, Any]]) -> dict[UUID, ReviewRow]:
-        submitted = {
-            e.originator_id: e.timestamp
-            for _, e in batch
-            if isinstance(e, KycReview.Submitted)  # type: ignore[attr-defined]
-        }
-        rows: dict[UUID, ReviewRow] = {}
-        for review_id in {e.originator_id for _, e in batch}:
-            review: KycReview = self.kyc.repository.get(review_id)
-            previous = self._rows.get(review_id)
-            rows[review_id] = ReviewRow(
+    def prepare(self, batch: Sequence[tuple[int, Any]]) -> list[ReviewChange]:
+        positions: dict[UUID, int] = {}
+        submitted: dict[UUID, datetime] = {}
+        for position, event in batch:
+            positions[event.originator_id] = position
+            if isinstance(event, KycReview.Submitted):  # type: ignore[attr-defined]
+                submitted[event.originator_id] = event.timestamp
+        changes: list[ReviewChange] = []
+        for review_id, position in positions.items():
+            review: object = self.kyc.repository.get(review_id)
+            if not isinstance(review, KycReview):
+                continue
+            row = ReviewRow(
                 review_id=review_id,
                 account_id=review.account_id,
                 status=review.status,
                 revision=review.revision,
-                submitted_at=submitted.get(review_id, previous.submitted_at if previous else None),
+                submitted_at=submitted.get(review_id),
                 valid_until=review.valid_until,
             )
-        return rows
+            changes.append(ReviewChange(position, row))
+        return changes
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
-        rows = prepared if prepared is not None else self.prepare(batch)
-        with self._lock:
-            self._rows.update(rows)
+        changes = prepared if prepared is not None else self.prepare(batch)
+        await self.store.apply(changes, batch[-1][0])
 
-    def with_status(self, status: str) -> list[ReviewRow]:
-        """Reviews in one state, oldest submission first."""
-        with self._lock:
-            rows = [r for r in self._rows.values() if r.status == status]
-        return sorted(
-            rows,
-            key=lambda r: (
-                r.submitted_at is None,
-                r.submitted_at.timestamp() if r.submitted_at else 0.0,
-                str(r.review_id),
-            ),
-        )
+    async def rebuild(self) -> int:
+        """Empty the read model and apply the whole log again (one transaction: readers
+        see the old rows until it commits); returns the position reached."""
+        self._saved = await self.store.rebuild(self._from_zero())
+        return self._saved
 
-    def approvals_ending_before(self, today: date) -> list[UUID]:
-        with self._lock:
-            return [
-                r.review_id
-                for r in self._rows.values()
-                if r.status == "approved" and r.valid_until is not None and r.valid_until < today
-            ]
+    async def _from_zero(self) -> AsyncIterator[tuple[list[ReviewChange], int]]:
+        position = 0
+        while True:
+            last, batch, prepared = await anyio.to_thread.run_sync(self._read, position)
+            if not batch:
+                return
+            yield prepared, last
+            position = last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -53,8 +54,14 @@ class Screening:
         return {"Authorization": f"Bearer {self.issuer.issue(str(subject), [role])}"}
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> None:
+        """Until ``predicate()`` (awaited when it gives a coroutine) is true."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
+        while True:
+            value = predicate()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return
             assert asyncio.get_running_loop().time() < deadline, "timed out"
             await asyncio.sleep(0.05)
 

@@ -44,10 +44,10 @@ async def queue(s: Any, headers: dict[str, str]) -> list[str]:
 
 
 def indexed(s: Any, *review_ids: str) -> Any:
-    index = s.runtime.api.state.review_index
+    store = s.runtime.api.state.review_store
 
-    def ready() -> bool:
-        listed = {str(r.review_id) for r in index.with_status("submitted")}
+    async def ready() -> bool:
+        listed = {str(r.review_id) for r in await store.with_status("submitted")}
         return set(review_ids) <= listed
 
     return ready
@@ -284,10 +284,12 @@ async def test_the_queue_is_oldest_first_and_never_the_reviewers_own_account(
     claimed = await s.client.post(f"/reviews/{first}/claim", headers=s.auth(REVIEWER, "reviewer"))
     assert claimed.status_code == 200, claimed.text
     assert claimed.json()["status"] == "in_review"
-    index = s.runtime.api.state.review_index
-    await s.wait_for(
-        lambda: first not in {str(r.review_id) for r in index.with_status("submitted")}
-    )
+    store = s.runtime.api.state.review_store
+
+    async def left_the_queue() -> bool:
+        return first not in {str(r.review_id) for r in await store.with_status("submitted")}
+
+    await s.wait_for(left_the_queue)
     assert await queue(s, s.auth(own_account, "reviewer")) == [second]
 
 

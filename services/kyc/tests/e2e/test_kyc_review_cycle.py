@@ -35,8 +35,8 @@ async def test_the_whole_review_cycle(screening: Any) -> None:
     review_id = licence.json()["review"]["review_id"]
     bad_document = licence.json()["document_id"]
 
-    index = s.runtime.api.state.review_index
-    await s.wait_for(lambda: index.with_status("submitted"))
+    store = s.runtime.api.state.review_store
+    await s.wait_for(lambda: store.with_status("submitted"))
     queue = (await s.client.get("/reviews", headers=reviewer)).json()
     assert [q["review_id"] for q in queue] == [review_id]
 
@@ -78,9 +78,9 @@ async def test_the_whole_review_cycle(screening: Any) -> None:
 
     s.clock.now += timedelta(days=301)
     await s.wait_for(
-        lambda: s.runtime.api.state.review_index.approvals_ending_before(s.app.today())
+        lambda: s.runtime.api.state.review_store.approvals_ending_before(s.app.today())
     )
-    await asyncio.to_thread(s.runtime.api.state.expire_approvals_once)
+    await s.runtime.api.state.expire_approvals_once()
     assert (await s.my_review(account))["status"] == "expired"
 
     expected = {
