@@ -15,7 +15,7 @@ from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData
 from pbx_identity.validation.postal_regions import registration_warnings
-from pbx_identity.validation.registration import validate_registration
+from pbx_identity.validation.registration import invalid_step, validate_registration
 from pbx_kit.app import schema_ref
 from pbx_kit.problems import FieldProblem, problem_responses
 
@@ -93,6 +93,7 @@ IdentityServiceDep = Annotated[IdentityService, Depends(get_app)]
 
 
 def _refuse(errors: list[FieldError]) -> RegistrationInvalidError:
+    """The 422 of a registration body: every broken rule in ``errors[]``."""
     return RegistrationInvalidError(
         "入力内容に誤りがあります。各項目をご確認ください。",
         errors=[FieldProblem(e.field, e.code, e.message) for e in errors],
@@ -127,16 +128,8 @@ def register_account(body: RegistrationBody, app: IdentityServiceDep) -> Registe
 def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
     """Validate a registration draft, whole or one step (terms | customer_info); stores nothing."""
     step = body.get("step")
-    if step is not None and step not in ("terms", "customer_info"):
-        raise RegistrationInvalidError(
-            errors=[
-                FieldProblem(
-                    "step",
-                    "invalid_step",
-                    "stepには terms または customer_info を指定してください。",
-                )
-            ]
-        )
+    if step_errors := invalid_step(step):
+        raise _refuse(step_errors)
     data, errors = validate_registration(body, step=step)
     if errors:
         raise _refuse(errors)

@@ -1,69 +1,68 @@
-"""Reading an untrusted JSON body field by field, collecting errors instead of raising."""
+"""Reading an untrusted JSON body by the field table, collecting errors instead of raising.
+
+A field's rule, length and label are read from its pydantic declaration (``schema.py``):
+its ``Read`` marker, its ``max_length`` and its ``title``. The same declaration feeds the
+OpenAPI document, so what is documented is what is enforced.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, get_args, get_origin
+
+from annotated_types import MaxLen
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from .errors import FieldError, RuleViolation
 
 T = TypeVar("T")
 
-_TOP_LABELS = {
-    "terms": "規約への同意",
-    "password": "パスワード",
-    "password_confirmation": "パスワード（確認用）",
-    "payment_method": "お支払い方法",
-    "contractor_type": "契約者区分",
-    "contractor": "契約者情報",
-    "representative": "代表者",
-    "usage_contact": "使用担当者",
-    "billing_contact": "請求担当者",
-    "shipping_address": "送付先",
-    "agency_code": "取次店コード",
-}
-_LEAF_LABELS = {
-    "name": "氏名",
-    "name_kana": "フリガナ",
-    "postal_code": "郵便番号",
-    "prefecture": "都道府県",
-    "city": "市区町村",
-    "city_kana": "市区町村フリガナ",
-    "street": "番地・建物名",
-    "street_kana": "番地・建物名フリガナ",
-    "email": "メールアドレス",
-    "email_confirmation": "メールアドレス（確認用）",
-    "phone": "電話番号",
-    "contact_phone": "希望連絡先",
-    "fax": "FAX番号",
-    "same_as_contractor": "契約者と同じかどうか",
-    "privacy_policy_accepted": "個人情報の取扱いに関する事項への同意",
-    "terms_of_service_accepted": "利用規約への同意",
-    "privacy_policy_version": "個人情報の取扱いに関する事項の版",
-    "terms_of_service_version": "利用規約の版",
-}
-_OVERRIDES = {
-    "contractor.name": "契約者名（会社名）",
-    "contractor.phone": "審査用固定番号",
-    "representative.name": "代表者名",
-    "representative.name_kana": "代表者名フリガナ",
-    "shipping_address.name": "送付先の宛名",
-}
-_SELECTS = {"prefecture", "payment_method", "contractor_type", "same_as_contractor"}
+
+@dataclass(frozen=True)
+class Read:
+    """How the registration reader takes one text field; kept in the field's metadata.
+
+    ``check`` normalises the trimmed text or raises RuleViolation (its code and message
+    are the field's). ``length_in_check``: the check itself refuses an over-long value
+    with its own code, so the generic ``too_long`` is not applied.
+    """
+
+    check: Callable[[str], object] | None = None
+    free_text: bool = False  # control characters are refused; otherwise kept as typed
+    trim: bool = True
+    select: bool = False  # chosen from a list: 「選択してください」
+    length_in_check: bool = False
 
 
-def label(path: str) -> str:
-    """Return the Japanese label of a dotted field path, for messages."""
-    if path in _OVERRIDES:
-        return _OVERRIDES[path]
-    section, _, leaf = path.rpartition(".")
-    if not section:
-        return _TOP_LABELS.get(leaf, leaf)
-    base = _LEAF_LABELS.get(leaf, leaf)
-    if section in ("contractor", "terms"):
-        return base
-    return f"{_TOP_LABELS.get(section, section)}の{base}"
+_PLAIN = Read()
+
+
+def _metadata(info: FieldInfo) -> list[object]:
+    """The field's metadata, including that of an ``Annotated[...] | None`` member."""
+    found: list[object] = list(info.metadata)
+    for member in get_args(info.annotation):
+        if get_origin(member) is Annotated:
+            for meta in member.__metadata__:
+                found.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
+    return found
+
+
+def read_spec(info: FieldInfo) -> Read:
+    """The field's ``Read`` marker (a plain trimmed text when it has none)."""
+    return next((m for m in _metadata(info) if isinstance(m, Read)), _PLAIN)
+
+
+def max_length_of(info: FieldInfo) -> int | None:
+    """The field's documented (and enforced) ``max_length``."""
+    return next((m.max_length for m in _metadata(info) if isinstance(m, MaxLen)), None)
+
+
+def title_of(model: type[BaseModel], key: str) -> str:
+    """The Japanese label of a model's field (its title), for messages."""
+    return model.model_fields[key].title or key
 
 
 class BodyReader:
@@ -75,21 +74,23 @@ class BodyReader:
     def fail(self, path: str, code: str, message: str) -> None:
         self.errors.append(FieldError(path, code, message))
 
-    def required(self, path: str) -> None:
-        verb = "選択" if path.rpartition(".")[2] in _SELECTS else "入力"
-        self.fail(path, "required", f"{label(path)}を{verb}してください。")
+    def required(self, path: str, label: str, *, select: bool = False) -> None:
+        verb = "選択" if select else "入力"
+        self.fail(path, "required", f"{label}を{verb}してください。")
 
-    def invalid_type(self, path: str) -> None:
-        self.fail(path, "invalid_type", f"{label(path)}の形式が正しくありません。")
+    def invalid_type(self, path: str, label: str) -> None:
+        self.fail(path, "invalid_type", f"{label}の形式が正しくありません。")
 
-    def obj(self, parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+    def obj(
+        self, parent: Mapping[str, Any], key: str, path: str, label: str
+    ) -> Mapping[str, Any] | None:
         """Return a required JSON object, or record ``required``/``invalid_type``."""
         value = parent.get(key)
         if value is None:
-            self.required(path)
+            self.required(path, label)
             return None
         if not isinstance(value, Mapping):
-            self.invalid_type(path)
+            self.invalid_type(path, label)
             return None
         return value
 
@@ -98,37 +99,80 @@ class BodyReader:
         parent: Mapping[str, Any],
         key: str,
         path: str,
+        label: str,
         *,
-        max_length: int,
         required: bool = True,
         trim: bool = True,
+        select: bool = False,
+        max_length: int | None = None,
     ) -> str | None:
         """Return a (trimmed) string; None when absent, blank or broken (then maybe recorded)."""
         value = parent.get(key)
         if value is not None and not isinstance(value, str):
-            self.invalid_type(path)
+            self.invalid_type(path, label)
             return None
         text = (value.strip() if trim else value) if value is not None else ""
         if not text:
             if required:
-                self.required(path)
+                self.required(path, label, select=select)
             return None
-        if len(text) > max_length:
-            self.fail(path, "too_long", f"{label(path)}は{max_length}文字以内で入力してください。")
+        if max_length is not None and len(text) > max_length:
+            self.fail(path, "too_long", f"{label}は{max_length}文字以内で入力してください。")
             return None
         return text
 
-    def free_text(
-        self, parent: Mapping[str, Any], key: str, path: str, *, max_length: int
-    ) -> str | None:
-        """Return a required, trimmed free-text value (a name, city, street) kept as typed."""
-        text = self.text(parent, key, path, max_length=max_length)
-        if text is not None and any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-            self.fail(
-                path, "invalid_characters", f"{label(path)}に使用できない文字が含まれています。"
-            )
+    def field(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        path: str,
+        label: str,
+        info: FieldInfo,
+        *,
+        required: bool,
+    ) -> object | None:
+        """Read one text field by its declaration: type, blank, length, characters, rule."""
+        spec = read_spec(info)
+        max_length = None if spec.length_in_check else max_length_of(info)
+        text = self.text(
+            parent,
+            key,
+            path,
+            label,
+            required=required,
+            trim=spec.trim,
+            select=spec.select,
+            max_length=max_length,
+        )
+        if text is None:
             return None
-        return text
+        if spec.free_text and any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+            self.fail(path, "invalid_characters", f"{label}に使用できない文字が含まれています。")
+            return None
+        return text if spec.check is None else self.rule(path, spec.check, text)
+
+    def section(
+        self,
+        raw: Mapping[str, Any],
+        model: type[BaseModel],
+        section: str,
+        *,
+        prefix: str = "",
+        all_required: bool = False,
+    ) -> dict[str, Any]:
+        """Read every text field a section model declares; a broken or absent one is None.
+
+        ``prefix`` goes before each label (「使用担当者の」); ``all_required`` makes the
+        fields a "different from the contractor" section must have required.
+        """
+        values: dict[str, Any] = {}
+        for key, info in model.model_fields.items():
+            if not any(isinstance(m, Read) for m in _metadata(info)):
+                continue  # not a text field (e.g. same_as_contractor): the caller reads it
+            label = prefix + (info.title or key)
+            required = all_required or info.is_required()
+            values[key] = self.field(raw, key, f"{section}.{key}", label, info, required=required)
+        return values
 
     def check(self, path: str, check: Callable[[str], None], value: str) -> bool:
         """Apply a yes/no rule to a value; False (and a recorded violation) when it fails."""

@@ -1,25 +1,138 @@
-"""Field groups shared by the sections of the registration body (address, kana, e-mail, phone)."""
+"""The field table of the registration body: each text field's rule, length and description.
+
+Every type here is a pydantic ``Annotated`` declaration carrying a ``Read`` marker: the
+models in ``schema.py`` are built from them (so the OpenAPI shows these limits) and the
+reader in ``_body.py`` enforces them (so the limits shown are the limits applied). Codes
+and Japanese messages come from the rule functions; the cross-field checks of a section
+(overseas postal code and prefecture, e-mail confirmation, business e-mail) follow.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import re
+from typing import Annotated, Any, NamedTuple
 
-from ._body import BodyReader
+from pydantic import Field
+
+from ._body import BodyReader, Read
+from ._width import fold_alnum, fold_hyphens
 from .email import check_business_email, normalize_email
 from .errors import RuleViolation
 from .kana import normalize_name_kana, normalize_street_kana
+from .password import MAX_LENGTH as PASSWORD_MAX
+from .password import MIN_LENGTH as PASSWORD_MIN
 from .phone import normalize_phone, normalize_screening_phone
 from .postal import is_overseas_postal_code, normalize_postal_code
 from .prefectures import is_overseas_prefecture, prefecture_code
 
 NAME_MAX, CITY_MAX, STREET_MAX, EMAIL_MAX, PHONE_MAX = 100, 100, 200, 254, 32
+POSTAL_CODE_MAX = PREFECTURE_MAX = 16
+AGENCY_CODE_MAX = 20
+TERMS_VERSION_MAX = 32
 
 OVERSEAS_MISMATCH_MESSAGE = (
     "郵便番号が00000000（海外）の場合は都道府県で「海外」を、"
     "国内の郵便番号の場合は47都道府県のいずれかを選択してください。"
 )
 EMAIL_MISMATCH_MESSAGE = "メールアドレスと確認用メールアドレスが一致しません。"
+INVALID_AGENCY_CODE_MESSAGE = (
+    f"取次店コードは半角英数字とハイフン（{AGENCY_CODE_MAX}文字以内）で入力してください。"
+)
+INVALID_TERMS_VERSION_MESSAGE = "規約の版の指定が正しくありません。"
+
+_AGENCY_CODE = re.compile(rf"\A[0-9A-Za-z-]{{1,{AGENCY_CODE_MAX}}}\Z")
+_TERMS_VERSION = re.compile(rf"\A[0-9A-Za-z._-]{{1,{TERMS_VERSION_MAX}}}\Z")
+
+
+def normalize_agency_code(value: str) -> str:
+    """Fold full-width letters, digits and dashes; then 1-20 of ``0-9 A-Z a-z -``."""
+    code = fold_hyphens(fold_alnum(value))
+    if not _AGENCY_CODE.fullmatch(code):
+        raise RuleViolation("invalid_agency_code", INVALID_AGENCY_CODE_MESSAGE)
+    return code
+
+
+def check_terms_version(value: str) -> str:
+    """A terms version as sent (``2024-04-01``): 1-32 of ``0-9 A-Z a-z . _ -``."""
+    if not _TERMS_VERSION.fullmatch(value):
+        raise RuleViolation("invalid_terms_version", INVALID_TERMS_VERSION_MESSAGE)
+    return value
+
+
+_KANA = "フリガナ: 全角カタカナ（半角カナは全角に、空白は全角空白に正規化）または半角英数字"
+_PHONE = "半角数字・+・括弧・ハイフン・空白。有効な電話番号であること（E.164で保存）"
+
+Name = Annotated[str, Field(max_length=NAME_MAX), Read(free_text=True)]
+Kana = Annotated[str, Field(max_length=NAME_MAX, description=_KANA), Read(normalize_name_kana)]
+PostalCode = Annotated[
+    str,
+    Field(
+        max_length=POSTAL_CODE_MAX,
+        description="半角数字7桁（ハイフンなし。全角・ハイフン付きは正規化）。海外は 00000000",
+        examples=["1350064"],
+    ),
+    Read(normalize_postal_code),
+]
+Prefecture = Annotated[
+    str,
+    Field(
+        max_length=PREFECTURE_MAX,
+        description="都道府県名（47都道府県）または海外",
+        examples=["東京都"],
+    ),
+    Read(prefecture_code, select=True),
+]
+City = Annotated[str, Field(max_length=CITY_MAX), Read(free_text=True)]
+Street = Annotated[str, Field(max_length=STREET_MAX), Read(free_text=True)]
+StreetKana = Annotated[
+    str,
+    Field(max_length=STREET_MAX, description="カタカナと半角英数字・ハイフン・空白"),
+    Read(normalize_street_kana),
+]
+Email = Annotated[str, Field(max_length=EMAIL_MAX), Read(normalize_email)]
+EmailConfirmation = Annotated[
+    str, Field(max_length=EMAIL_MAX, description="メールアドレスと同じもの"), Read()
+]
+Phone = Annotated[str, Field(max_length=PHONE_MAX, description=_PHONE), Read(normalize_phone)]
+ScreeningPhone = Annotated[
+    str,
+    Field(
+        max_length=PHONE_MAX,
+        description="審査用固定番号: 固定電話（0AB-J）のみ。携帯・IP電話・フリーダイヤル等は不可",
+        examples=["03-1234-5678"],
+    ),
+    Read(normalize_screening_phone),
+]
+Password = Annotated[
+    str,
+    Field(
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        description=(
+            f"{PASSWORD_MIN}文字以上{PASSWORD_MAX}文字以内。英大文字・英小文字・記号"
+            "（! @ # $ % ^ & * ? _ -）を含み、半角英数字とこれらの記号のみ（長さも"
+            " password_policy で判定）"
+        ),
+    ),
+    Read(trim=False, length_in_check=True),
+]
+PasswordConfirmation = Annotated[str, Field(description="パスワードと同じもの"), Read(trim=False)]
+AgencyCode = Annotated[
+    str,
+    Field(
+        max_length=AGENCY_CODE_MAX,
+        description=(
+            f"取次店コード（任意）: 半角英数字とハイフン、{AGENCY_CODE_MAX}文字以内"
+            "（全角は半角に正規化。超えると invalid_agency_code）"
+        ),
+    ),
+    Read(normalize_agency_code, length_in_check=True),
+]
+TermsVersion = Annotated[
+    str,
+    Field(max_length=TERMS_VERSION_MAX, description="同意した版（省略時は現行版）"),
+    Read(check_terms_version, length_in_check=True),
+]
 
 
 class Address(NamedTuple):
@@ -31,65 +144,30 @@ class Address(NamedTuple):
     street_kana: str
 
 
-def read_address(r: BodyReader, a: Mapping[str, Any], section: str) -> Address | None:
-    """Read postal code, prefecture, city and street (with furigana) of one section."""
-    postal_raw = r.text(a, "postal_code", f"{section}.postal_code", max_length=16)
-    postal = r.rule(f"{section}.postal_code", normalize_postal_code, postal_raw)
-    pref_raw = r.text(a, "prefecture", f"{section}.prefecture", max_length=16)
-    pref = r.rule(f"{section}.prefecture", prefecture_code, pref_raw)
+def address_of(r: BodyReader, values: dict[str, Any], section: str) -> Address | None:
+    """The section's address; an overseas postal code and 海外 go together."""
+    postal, pref = values["postal_code"], values["prefecture"]
     if postal and pref and is_overseas_postal_code(postal) != is_overseas_prefecture(pref):
         r.fail(f"{section}.prefecture", "invalid_prefecture", OVERSEAS_MISMATCH_MESSAGE)
-        pref = None
-    city = r.free_text(a, "city", f"{section}.city", max_length=CITY_MAX)
-    city_kana = read_kana(r, a, f"{section}.city_kana")
-    street = r.free_text(a, "street", f"{section}.street", max_length=STREET_MAX)
-    street_raw = r.text(a, "street_kana", f"{section}.street_kana", max_length=STREET_MAX)
-    street_kana = r.rule(f"{section}.street_kana", normalize_street_kana, street_raw)
-    if not (postal and pref and city and city_kana and street and street_kana):
         return None
-    return Address(postal, pref, city, city_kana, street, street_kana)
+    parts = (postal, pref, *(values[k] for k in ("city", "city_kana", "street", "street_kana")))
+    return Address(*parts) if all(parts) else None
 
 
-def read_name(r: BodyReader, parent: Mapping[str, Any], section: str) -> tuple[str, str] | None:
-    """Read ``name`` (trimmed, otherwise kept as typed) and ``name_kana`` of one section."""
-    name = r.free_text(parent, "name", f"{section}.name", max_length=NAME_MAX)
-    name_kana = read_kana(r, parent, f"{section}.name_kana")
-    return (name, name_kana) if name and name_kana else None
-
-
-def read_kana(r: BodyReader, parent: Mapping[str, Any], path: str) -> str | None:
-    raw = r.text(parent, path.rpartition(".")[2], path, max_length=NAME_MAX)
-    return r.rule(path, normalize_name_kana, raw)
-
-
-def read_email(
-    r: BodyReader, parent: Mapping[str, Any], section: str, *, business: bool, confirm: bool
+def email_of(
+    r: BodyReader, values: dict[str, Any], section: str, *, business: bool, confirm: bool
 ) -> str | None:
-    """Read ``email`` (and ``email_confirmation`` when ``confirm``) of one section."""
-    path = f"{section}.email"
-    email = r.rule(path, normalize_email, r.text(parent, "email", path, max_length=EMAIL_MAX))
+    """The section's e-mail: equal to its confirmation (when ``confirm``), a business domain
+    (when ``business``)."""
+    email: str | None = values["email"]
     if confirm:
-        confirm_path = f"{section}.email_confirmation"
-        confirmation = r.text(parent, "email_confirmation", confirm_path, max_length=EMAIL_MAX)
+        confirmation = values["email_confirmation"]
         if email and confirmation is not None and _normalized_or_none(confirmation) != email:
-            r.fail(confirm_path, "email_mismatch", EMAIL_MISMATCH_MESSAGE)
+            r.fail(f"{section}.email_confirmation", "email_mismatch", EMAIL_MISMATCH_MESSAGE)
             email = None
-    if email and business and not r.check(path, check_business_email, email):
+    if email and business and not r.check(f"{section}.email", check_business_email, email):
         email = None
     return email
-
-
-def read_phone(
-    r: BodyReader,
-    parent: Mapping[str, Any],
-    path: str,
-    *,
-    screening: bool = False,
-    required: bool = True,
-) -> str | None:
-    """Read a phone number as E.164; ``screening`` demands a Japanese fixed line."""
-    raw = r.text(parent, path.rpartition(".")[2], path, max_length=PHONE_MAX, required=required)
-    return r.rule(path, normalize_screening_phone if screening else normalize_phone, raw)
 
 
 def _normalized_or_none(value: str) -> str | None:

@@ -6,14 +6,12 @@ each with the dotted path of its field in the JSON body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._body import BodyReader
-from ._fields import read_address, read_email, read_name, read_phone
-from ._width import fold_alnum, fold_hyphens
+from ._body import BodyReader, title_of
+from ._fields import address_of, email_of
 from .errors import FieldError
 from .model import (
     CONTRACTOR_TYPES,
@@ -32,11 +30,17 @@ from .password import (
     password_policy_message,
     password_problems,
 )
+from .schema import (
+    INVALID_STEP_MESSAGE,
+    STEPS,
+    ContactIn,
+    ContractorIn,
+    PersonIn,
+    RegistrationIn,
+    ShippingAddressIn,
+    TermsIn,
+)
 
-STEPS = ("terms", "customer_info")
-
-_TERMS_VERSION = re.compile(r"\A[0-9A-Za-z._-]{1,32}\Z")
-_AGENCY_CODE = re.compile(r"\A[0-9A-Za-z-]{1,20}\Z")
 REPRESENTATIVE_REQUIRED_MESSAGE = (
     "法人・テレマ事業者のお客様は代表者名とフリガナを入力してください。"
 )
@@ -44,6 +48,14 @@ _TERMS_FLAGS = {
     "privacy_policy_accepted": "個人情報の取扱いに関する事項に同意してください。",
     "terms_of_service_accepted": "利用規約に同意してください。",
 }
+_BODY_NOT_AN_OBJECT = FieldError("", "invalid_type", "リクエストの形式が正しくありません。")
+
+
+def invalid_step(step: object) -> list[FieldError]:
+    """The error of a ``step`` that is not one of STEPS; none for a known step or no step."""
+    if step is None or (isinstance(step, str) and step in STEPS):
+        return []
+    return [FieldError("step", "invalid_step", INVALID_STEP_MESSAGE)]
 
 
 def validate_registration(
@@ -54,10 +66,10 @@ def validate_registration(
     Returns the normalised data only for a whole body without errors; a step check
     returns ``(None, errors)``.
     """
-    if step is not None and step not in STEPS:
-        return None, [FieldError("step", "invalid_step", "入力ステップの指定が正しくありません。")]
+    if step_errors := invalid_step(step):
+        return None, step_errors
     if not isinstance(body, Mapping):
-        return None, [FieldError("", "invalid_type", "リクエストの形式が正しくありません。")]
+        return None, [_BODY_NOT_AN_OBJECT]
     r = BodyReader()
     terms = _terms(r, body) if step != "customer_info" else None
     if step == "terms":
@@ -72,7 +84,7 @@ def validate_registration(
     usage = None if individual else _contact(r, body, "usage_contact")
     billing = None if individual else _contact(r, body, "billing_contact")
     shipping = None if individual else _shipping_address(r, body)
-    agency_code = _agency_code(r, body)
+    agency_code = _top_text(r, body, "agency_code", required=False)
     if r.errors or step is not None:
         return None, r.errors
     # Without errors every required part is present.
@@ -94,8 +106,17 @@ def validate_registration(
     return data, []
 
 
+def _label(key: str) -> str:
+    return title_of(RegistrationIn, key)
+
+
+def _top_text(r: BodyReader, body: Mapping[str, Any], key: str, *, required: bool) -> Any:
+    info = RegistrationIn.model_fields[key]
+    return r.field(body, key, key, _label(key), info, required=required)
+
+
 def _terms(r: BodyReader, body: Mapping[str, Any]) -> TermsAcceptance | None:
-    terms = r.obj(body, "terms", "terms")
+    terms = r.obj(body, "terms", "terms", _label("terms"))
     if terms is None:
         return None
     for flag, message in _TERMS_FLAGS.items():
@@ -103,36 +124,23 @@ def _terms(r: BodyReader, body: Mapping[str, Any]) -> TermsAcceptance | None:
         if accepted is None or accepted is False:  # not `in (None, False)`: 0 == False
             r.fail(f"terms.{flag}", "terms_not_accepted", message)
         elif accepted is not True:
-            r.invalid_type(f"terms.{flag}")
-    versions = [
-        _terms_version(r, terms, key)
+            r.invalid_type(f"terms.{flag}", title_of(TermsIn, flag))
+    values = r.section(terms, TermsIn, "terms")
+    broken = {e.field for e in r.errors}
+    versions = {
+        key: None if f"terms.{key}" in broken else (values[key] or CURRENT_TERMS_VERSION)
         for key in ("privacy_policy_version", "terms_of_service_version")
-    ]
-    if versions[0] is None or versions[1] is None:
+    }
+    privacy, service = versions["privacy_policy_version"], versions["terms_of_service_version"]
+    if privacy is None or service is None:
         return None
-    return TermsAcceptance(versions[0], versions[1])
-
-
-def _terms_version(r: BodyReader, terms: Mapping[str, Any], key: str) -> str | None:
-    path, value = f"terms.{key}", terms.get(key)
-    if value is not None and not isinstance(value, str):
-        r.invalid_type(path)
-        return None
-    version = (value or "").strip()
-    if not version:
-        return CURRENT_TERMS_VERSION
-    if not _TERMS_VERSION.fullmatch(version):
-        r.fail(path, "invalid_terms_version", "規約の版の指定が正しくありません。")
-        return None
-    return version
+    return TermsAcceptance(privacy, service)
 
 
 def _password(r: BodyReader, body: Mapping[str, Any]) -> str | None:
-    # Never trimmed: what is typed is what is hashed. The length cap is checked by the policy.
-    password = r.text(body, "password", "password", max_length=1 << 16, trim=False)
-    confirmation = r.text(
-        body, "password_confirmation", "password_confirmation", max_length=1 << 16, trim=False
-    )
+    # Never trimmed: what is typed is what is hashed. The length is part of the policy.
+    password = _top_text(r, body, "password", required=True)
+    confirmation = _top_text(r, body, "password_confirmation", required=True)
     if password is None:
         return None
     problems = password_problems(password)
@@ -140,11 +148,11 @@ def _password(r: BodyReader, body: Mapping[str, Any]) -> str | None:
         r.fail("password", "password_policy", password_policy_message(problems))
     if confirmation is not None and confirmation != password:
         r.fail("password_confirmation", PASSWORD_MISMATCH, PASSWORD_MISMATCH_MESSAGE)
-    return None if problems else password
+    return None if problems else str(password)
 
 
 def _payment_method(r: BodyReader, body: Mapping[str, Any]) -> None:
-    method = r.text(body, "payment_method", "payment_method", max_length=32)
+    method = r.text(body, "payment_method", "payment_method", _label("payment_method"), select=True)
     if method is not None and method != "prepaid":
         r.fail(
             "payment_method",
@@ -154,7 +162,9 @@ def _payment_method(r: BodyReader, body: Mapping[str, Any]) -> None:
 
 
 def _contractor_type(r: BodyReader, body: Mapping[str, Any]) -> ContractorType | None:
-    value = r.text(body, "contractor_type", "contractor_type", max_length=32)
+    value = r.text(
+        body, "contractor_type", "contractor_type", _label("contractor_type"), select=True
+    )
     for contractor_type in CONTRACTOR_TYPES:
         if value == contractor_type:
             return contractor_type
@@ -170,19 +180,17 @@ def _contractor_type(r: BodyReader, body: Mapping[str, Any]) -> ContractorType |
 def _contractor(
     r: BodyReader, body: Mapping[str, Any], contractor_type: ContractorType | None
 ) -> Contractor | None:
-    c = r.obj(body, "contractor", "contractor")
+    c = r.obj(body, "contractor", "contractor", _label("contractor"))
     if c is None:
         return None
-    names = read_name(r, c, "contractor")
-    address = read_address(r, c, "contractor")
+    v = r.section(c, ContractorIn, "contractor")
+    address = address_of(r, v, "contractor")
     business = contractor_type in ("corporation", "telemarketing")
-    email = read_email(r, c, "contractor", business=business, confirm=True)
-    phone = read_phone(r, c, "contractor.phone", screening=True)
-    contact_phone = read_phone(r, c, "contractor.contact_phone", required=False)
-    fax = read_phone(r, c, "contractor.fax", required=False)
-    if not (names and address and email and phone):
+    email = email_of(r, v, "contractor", business=business, confirm=True)
+    names = (v["name"], v["name_kana"])
+    if not (all(names) and address and email and v["phone"]):
         return None
-    return Contractor(*names, *address, email, phone, contact_phone, fax)
+    return Contractor(*names, *address, email, v["phone"], v["contact_phone"], v["fax"])
 
 
 def _representative(
@@ -192,61 +200,56 @@ def _representative(
         if contractor_type is not None:  # with an unknown type we cannot tell if it is needed
             r.fail("representative", "representative_required", REPRESENTATIVE_REQUIRED_MESSAGE)
         return None
-    rep = r.obj(body, "representative", "representative")
-    names = read_name(r, rep, "representative") if rep is not None else None
-    return Representative(*names) if names else None
+    rep = r.obj(body, "representative", "representative", _label("representative"))
+    if rep is None:
+        return None
+    v = r.section(rep, PersonIn, "representative")
+    return Representative(v["name"], v["name_kana"]) if v["name"] and v["name_kana"] else None
 
 
-def _own_section(r: BodyReader, body: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    """Return the section's own fields, or None for "same as contractor" or a broken section."""
+def _own_section(
+    r: BodyReader, body: Mapping[str, Any], key: str, model: type[ContactIn | ShippingAddressIn]
+) -> dict[str, Any] | None:
+    """The section's own fields (each required), or None for "same as contractor" or broken.
+
+    A section "different from the contractor" is read field by field, so one sent without
+    its own fields is refused naming each missing one.
+    """
     if body.get(key) is None:
         return None  # not chosen: the form's default is "same as contractor"
-    section = r.obj(body, key, key)
+    label = _label(key)
+    section = r.obj(body, key, key, label)
     if section is None:
         return None
     same = section.get("same_as_contractor")
+    same_label = f"{label}の{title_of(model, 'same_as_contractor')}"
     if same is None:
-        r.required(f"{key}.same_as_contractor")
+        r.required(f"{key}.same_as_contractor", same_label, select=True)
     elif not isinstance(same, bool):
-        r.invalid_type(f"{key}.same_as_contractor")
+        r.invalid_type(f"{key}.same_as_contractor", same_label)
     elif not same:
-        return section
+        return r.section(section, model, key, prefix=f"{label}の", all_required=True)
     return None
 
 
 def _contact(r: BodyReader, body: Mapping[str, Any], key: str) -> Contact | None:
-    c = _own_section(r, body, key)
-    if c is None:
+    v = _own_section(r, body, key, ContactIn)
+    if v is None:
         return None
-    names = read_name(r, c, key)
-    email = read_email(r, c, key, business=False, confirm=False)
-    phone = read_phone(r, c, f"{key}.phone")
-    return Contact(*names, email, phone) if names and email and phone else None
+    email = email_of(r, v, key, business=False, confirm=False)
+    if not (v["name"] and v["name_kana"] and email and v["phone"]):
+        return None
+    return Contact(v["name"], v["name_kana"], email, v["phone"])
 
 
 def _shipping_address(r: BodyReader, body: Mapping[str, Any]) -> ShippingAddress | None:
-    s = _own_section(r, body, "shipping_address")
-    if s is None:
+    v = _own_section(r, body, "shipping_address", ShippingAddressIn)
+    if v is None:
         return None
-    names = read_name(r, s, "shipping_address")
-    address = read_address(r, s, "shipping_address")
-    phone = read_phone(r, s, "shipping_address.phone")
-    return ShippingAddress(*names, *address, phone) if names and address and phone else None
-
-
-def _agency_code(r: BodyReader, body: Mapping[str, Any]) -> str | None:
-    raw = r.text(body, "agency_code", "agency_code", max_length=64, required=False)
-    if raw is None:
+    address = address_of(r, v, "shipping_address")
+    if not (v["name"] and v["name_kana"] and address and v["phone"]):
         return None
-    code = fold_hyphens(fold_alnum(raw))
-    if not _AGENCY_CODE.fullmatch(code):
-        r.fail(
-            "agency_code",
-            "invalid_agency_code",
-            "取次店コードは半角英数字とハイフン（20文字以内）で入力してください。",
-        )
-        return None
-    return code
+    return ShippingAddress(v["name"], v["name_kana"], *address, v["phone"])
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ def validate_contract_info(
     The contractor type is the account's own: it is not changed on the account page.
     """
     if not isinstance(body, Mapping):
-        return None, [FieldError("", "invalid_type", "リクエストの形式が正しくありません。")]
+        return None, [_BODY_NOT_AN_OBJECT]
     r = BodyReader()
     contractor = _contractor(r, body, contractor_type)
     individual = contractor_type == "individual"
