@@ -1,21 +1,19 @@
-"""Wiring: the identity service built on the given infrastructure."""
+"""The identity service: what it is, for ``pbx_kit.service`` to build."""
 
 from __future__ import annotations
 
-import anyio
-
-from pbx_events.relay import OutboxRelay, RelaySettings
-from pbx_identity import api, api_account, api_auth, api_email, consumers
+from pbx_events.relay import RelaySettings
+from pbx_identity import api, api_account, api_auth, api_email
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
+from pbx_identity.consumers import ROUTES
 from pbx_identity.integration import IdentityMapping
 from pbx_identity.mails import IdentityMailer
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
-from pbx_kit.app import Edge, create_app
-from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier, install_auth
+from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier
 from pbx_kit.mail_sender import wire_mail_outbox
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
-from pbx_kit.wiring import wire_edge
+from pbx_kit.service import Running, Service
 
 SERVICE = "identity"
 
@@ -30,68 +28,60 @@ def make_application(infra: Infrastructure) -> IdentityService:
     )
 
 
-def build(infra: Infrastructure) -> ServiceRuntime:
+def verifier(infra: Infrastructure, application: IdentityService) -> TokenVerifier:
+    """Identity's own keys, and the account's token version: a token issued before a
+    password change or "log out everywhere" is refused here at once."""
+
+    def revoked(caller: Caller) -> bool:
+        try:
+            current = application.token_version_of(caller.subject_uuid)
+        except ValueError:
+            return True
+        return current is None or caller.token_version < current
+
+    return TokenVerifier(StaticKeySource(application.token_issuer.ring), revocation=revoked)
+
+
+async def setup(service: Running[IdentityService]) -> None:
+    """The keys and proxies the routes read, the login throttle, the mail outbox and the
+    mailer that fills it from the log."""
+    infra, app, web = service.infra, service.application, service.api
     settings = infra.settings
-    edge = Edge()
-    web = create_app(
-        SERVICE,
-        title="Identity — クラウドPBX",
-        description="Account registration (アカウント登録). Errors are RFC 9457 problem+json.",
-        routers=[api.router, api_auth.router, api_account.router, api_email.router],
-        max_body_bytes=settings.max_body_bytes,
-        edge=edge,
-        documented_models=DOCUMENTED,
+    web.state.key_ring = app.token_issuer.ring
+    web.state.trusted_proxies = frozenset(
+        p.strip() for p in settings.trusted_proxies.split(",") if p.strip()
     )
-    runtime = ServiceRuntime(SERVICE, web)
+    web.state.login_throttle = LoginThrottle(MemoryFailureStore())
+    if service.pool is not None:
+        failures = PostgresFailureStore(service.pool, SERVICE)
+        await failures.create_table()
+        web.state.login_throttle = LoginThrottle(failures)
+    # mails are queued (by message id) and sent by the outbox's own loop
+    outbox = await wire_mail_outbox(infra, service.runtime, service.edge, service.pool)
+    mailer = IdentityMailer(
+        app,
+        outbox,
+        settings.login_url,
+        RelaySettings(batch_size=20),
+        reset_url=settings.password_reset_url,
+        email_confirm_url=settings.email_confirm_url,
+    )
+    service.loop(mailer.run)
 
-    async def start() -> None:
-        application = await anyio.to_thread.run_sync(make_application, infra)
-        ring = application.token_issuer.ring
-        web.state.application = application
-        web.state.key_ring = ring
-        web.state.trusted_proxies = frozenset(
-            p.strip() for p in settings.trusted_proxies.split(",") if p.strip()
-        )
 
-        def revoked(caller: Caller) -> bool:
-            # a token issued before a password change or "log out everywhere"
-            try:
-                current = application.token_version_of(caller.subject_uuid)
-            except ValueError:
-                return True
-            return current is None or caller.token_version < current
+IDENTITY = Service[IdentityService](
+    name=SERVICE,
+    title="Identity — クラウドPBX",
+    description="Account registration (アカウント登録). Errors are RFC 9457 problem+json.",
+    routers=[api.router, api_auth.router, api_account.router, api_email.router],
+    application=make_application,
+    mapping=IdentityMapping,
+    consumers=ROUTES,
+    setup=setup,
+    verifier=verifier,
+    documented_models=DOCUMENTED,
+)
 
-        install_auth(web, TokenVerifier(StaticKeySource(ring), revocation=revoked))
-        relay = OutboxRelay(application, SERVICE, IdentityMapping(application), infra.bus)
-        runtime.loops.append(relay.run)
-        web.state.relay = relay
 
-        wallet_notices = await consumers.subscribe_wallet_notices(
-            infra.bus, application, settings.queue_prefix
-        )
-        kyc_decisions = await consumers.subscribe_kyc_decisions(
-            infra.bus, application, settings.queue_prefix
-        )
-        # before wire_edge's hooks: deliveries stop before the application closes
-        runtime.on_stop.extend([wallet_notices.cancel, kyc_decisions.cancel])
-
-        pool = await wire_edge(infra, runtime, edge, application, relay)
-        # mails are queued (by message id) and sent by the outbox's own loop
-        outbox = await wire_mail_outbox(infra, runtime, edge, pool)
-        mailer = IdentityMailer(
-            application,
-            outbox,
-            settings.login_url,
-            RelaySettings(batch_size=20),
-            reset_url=settings.password_reset_url,
-            email_confirm_url=settings.email_confirm_url,
-        )
-        runtime.loops.append(mailer.run)
-        web.state.login_throttle = LoginThrottle(MemoryFailureStore())
-        if pool is not None:
-            failures = PostgresFailureStore(pool, SERVICE)
-            await failures.create_table()
-            web.state.login_throttle = LoginThrottle(failures)
-
-    runtime.on_start.append(start)
-    return runtime
+def build(infra: Infrastructure) -> ServiceRuntime:
+    return IDENTITY.build(infra)

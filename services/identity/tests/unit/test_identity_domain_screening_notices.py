@@ -14,7 +14,7 @@ from pbx_events.envelope import to_message
 from pbx_events.kyc import KycApproved, KycRejected
 from pbx_events.wallet import WalletBalanceLow
 from pbx_identity.commands import RequestScreeningDecisionNotice
-from pbx_identity.consumers import on_kyc_decision
+from pbx_identity.consumers import KYC_DECISIONS, ROUTES, on_kyc_approved, on_kyc_rejected
 from pbx_identity.domain.account import Account
 from pbx_identity.errors import AccountNotFoundError
 from pbx_identity.integration import to_integration
@@ -27,6 +27,7 @@ from pbx_identity.mails import (
     rejection_reasons,
     screening_decision_mail,
 )
+from pbx_kit.service import decider
 
 AT = datetime(2026, 5, 20, 10, 0, tzinfo=UTC)
 REVIEW = str(uuid4())
@@ -225,7 +226,7 @@ def test_an_approval_becomes_a_notice_command_with_the_message_id() -> None:
         approved_at=AT,
         valid_until=date(2028, 5, 31),
     )
-    assert len(on_kyc_decision(app, event, message_of(event))) == 1  # type: ignore[arg-type]
+    on_kyc_approved(app, event, message_of(event))  # type: ignore[arg-type]
     assert app.commands == [
         RequestScreeningDecisionNotice(
             account_id=account_id,
@@ -244,7 +245,7 @@ def test_a_rejection_for_an_unknown_account_is_dropped() -> None:
     event = KycRejected(
         account_id=uuid4(), review_id=uuid4(), revision=1, reasons=["other"], rejected_at=AT
     )
-    assert on_kyc_decision(app, event, message_of(event)) == []  # type: ignore[arg-type]
+    on_kyc_rejected(app, event, message_of(event))  # type: ignore[arg-type]
     [command] = app.commands
     assert (command.decision, command.reasons, command.valid_until) == (
         "rejected",
@@ -253,7 +254,9 @@ def test_a_rejection_for_an_unknown_account_is_dropped() -> None:
     )
 
 
-def test_another_event_on_the_kyc_queue_is_an_error() -> None:
+def test_another_event_on_the_kyc_queue_is_acknowledged_without_effect() -> None:
+    app = RecordingApp()
     event = WalletBalanceLow(account_id=UUID(int=1), balance=0, threshold=1, occurred_at=AT)
-    with pytest.raises(TypeError, match=r"identity\.kyc-decisions"):
-        on_kyc_decision(RecordingApp(), event, message_of(event))  # type: ignore[arg-type]
+    decide = decider(app, ROUTES[KYC_DECISIONS])  # type: ignore[arg-type]
+    assert decide(event, message_of(event)) == []
+    assert app.commands == []
