@@ -12,11 +12,13 @@ import pytest
 from pbx_catalog.application import CatalogService, publish_command
 from pbx_catalog.commands import ChangeProduct
 from pbx_catalog.domain.product import CATEGORIES
-from pbx_catalog.main import make_application
+from pbx_catalog.main import build, make_application
 from pbx_catalog.projections import ProductProjection, ProductRow
 from pbx_catalog.queries import MemoryProductStore, PostgresProductStore, ProductStore
 from pbx_kit.db import create_pool
-from pbx_kit.testing import Stack, infrastructure_for
+from pbx_kit.host import running
+from pbx_kit.sessions import sessions_queue
+from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
 
 
 @pytest.fixture
@@ -150,3 +152,35 @@ async def test_the_list_is_in_category_order_then_byte_order_of_sku_in_pages(
     assert {t for _, t in pages} == {len(rows)}
     assert await store.products(limit=3, offset=len(rows) + 10) == ([], len(rows))
     assert await store.product("NO-SUCH-SKU") is None
+
+
+async def test_a_restarted_service_starts_from_the_stored_position(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if stack.kind != "real":
+        pytest.skip("the in-memory stack keeps nothing across a restart")
+    infra = infrastructure_for(stack)
+    first = build(infra)
+    async with running(infra, [first]):
+        head = await asyncio.to_thread(first.api.state.application.max_notification_id)
+        listed = await everything(first.api.state.product_store)
+    assert head == len(listed) > 0
+
+    seen: list[int] = []
+    prepare = ProductProjection.prepare
+
+    def counting(self: ProductProjection, batch: Any) -> list[ProductRow]:
+        seen.extend(position for position, _ in batch)
+        return prepare(self, batch)
+
+    monkeypatch.setattr(ProductProjection, "prepare", counting)
+    infra = infrastructure_for(stack)  # a new process: its own bus connection
+    again = build(infra)
+    try:
+        async with running(infra, [again]):
+            assert again.api.state.product_projection.load_position() == head
+            assert await everything(again.api.state.product_store) == listed
+    finally:
+        own = sessions_queue("catalog", stack.settings.queue_prefix)
+        await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, (own,))
+    assert seen == []  # nothing of the old log was read again
