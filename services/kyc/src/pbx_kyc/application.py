@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
 
-from pbx_events.contracts import IntegrationEvent
-from pbx_events.envelope import Message
-from pbx_events.identity import AccountRegistered
 from pbx_events.store import ServiceApplication
 from pbx_kyc import errors
 from pbx_kyc.domain.documents import FORBIDDEN_SIDES
@@ -43,6 +40,14 @@ MAX_ATTEMPTS = 50
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class OpenReview:
+    account_id: UUID
+    contractor_type: str
+    email_domain_class: str
+    screening_phone_is_fixed_line: bool
 
 
 @dataclass(frozen=True)
@@ -128,23 +133,23 @@ class KycService(ServiceApplication):
     def _submit_if_complete(self, review: KycReview) -> None:
         review.submit_if_complete(self.evaluation(review).complete)
 
-    # -- consumed -----------------------------------------------------------------
+    # -- accounts ---------------------------------------------------------------------
 
-    def on_account_registered(self, event: IntegrationEvent, _message: Message) -> list[Any]:
-        assert isinstance(event, AccountRegistered)
+    def open_review(self, cmd: OpenReview) -> KycReview:
+        """Open an account's review with what screening needs to know of it (a repeat
+        changes nothing)."""
         try:
-            self.review_of(event.account_id)
-            return []
+            return self.review_of(cmd.account_id)
         except errors.ReviewNotFoundError:
             pass
-        return [
-            KycReview(
-                event.account_id,
-                event.contractor_type,
-                event.email_domain_class,
-                event.screening_phone_is_fixed_line,
-            )
-        ]
+        review = KycReview(
+            cmd.account_id,
+            cmd.contractor_type,
+            cmd.email_domain_class,
+            cmd.screening_phone_is_fixed_line,
+        )
+        self.save(review)
+        return review
 
     # -- the customer ---------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from pbx_events.envelope import Message, to_message
 from pbx_events.identity import AccountRegistered
 from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import Stack, serving
-from pbx_kyc.main import ACCOUNTS_QUEUE, build
+from pbx_kyc.consumers import ACCOUNTS_QUEUE
+from pbx_kyc.main import build
 
 
 class Clock:

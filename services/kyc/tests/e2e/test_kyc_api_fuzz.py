@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pbx_events.identity import AccountRegistered
 from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
+from pbx_kyc.application import OpenReview
 from pbx_kyc.main import build
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-kyc-")))
@@ -47,18 +47,7 @@ def kyc_running() -> Iterator[None]:
     with services_in_background(INFRA, [RUNTIME]):
         account = uuid.uuid4()
         app = RUNTIME.api.state.application
-        review = app.on_account_registered(
-            AccountRegistered(
-                account_id=account,
-                login_id="PBX00000001",
-                contractor_type="individual",
-                email_domain_class="business",
-                screening_phone_is_fixed_line=True,
-                registered_at="2026-04-01T00:00:00+09:00",
-            ),
-            None,
-        )
-        app.save(*review)
+        app.open_review(OpenReview(account, "individual", "business", True))
         CUSTOMER.update(bearer(account, "customer"))
         REVIEWER.update(bearer(uuid.uuid4(), "reviewer"))
         yield
