@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pbx_events.asyncapi import ASYNCAPI_PATH, EXAMPLE_DIR, SCHEMA_DIR, expected_files
-from pbx_events.contracts import all_contracts, contract_for
+from pbx_events.contracts import IntegrationEvent, all_contracts, contract_for
 from pbx_events.envelope import parse, to_message
 
 
@@ -43,6 +43,15 @@ def _examples() -> list[tuple[str, Path]]:
 
 def test_every_contract_has_at_least_one_example() -> None:
     assert {name for name, _ in _examples()} >= {c.type_name() for c in all_contracts()}
+
+
+@pytest.mark.parametrize("cls", all_contracts(), ids=lambda c: c.type_name())
+def test_every_contract_carries_a_valid_example_of_its_current_version(
+    cls: type[IntegrationEvent],
+) -> None:
+    assert cls.example, f"{cls.type_name()} has no example"
+    event = cls.model_validate(cls.example)
+    assert cls.model_validate_json(event.model_dump_json()) == event
 
 
 @pytest.mark.parametrize(

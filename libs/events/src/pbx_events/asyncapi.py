@@ -1,4 +1,5 @@
-"""The AsyncAPI 3 document and JSON-schema snapshots, generated from the contracts.
+"""The AsyncAPI 3 document, JSON-schema snapshots and each contract's current example,
+generated from the contracts.
 
 ``python -m pbx_events.asyncapi --write`` regenerates the checked-in files;
 tests regenerate them in memory and fail on any difference.
@@ -58,6 +59,7 @@ def asyncapi_document() -> dict[str, Any]:
             "contentType": "application/json",
             "headers": _HEADERS_SCHEMA,
             "payload": {"$ref": f"#/components/schemas/{msg_name}"},
+            "examples": [{"name": f"v{cls.schema_version}", "payload": cls.example}],
             "bindings": {"amqp": {"messageType": key, "bindingVersion": "0.3.0"}},
         }
         channels[msg_name] = {
@@ -100,10 +102,17 @@ def asyncapi_document() -> dict[str, Any]:
     }
 
 
+def example_path(cls: type[IntegrationEvent]) -> Path:
+    """Where the contract's example of its current schema version is kept (the examples
+    of earlier versions stay beside it: consumers must keep accepting them)."""
+    return EXAMPLE_DIR / cls.type_name() / f"v{cls.schema_version}.json"
+
+
 def expected_files() -> dict[Path, str]:
     files = {ASYNCAPI_PATH: render(asyncapi_document())}
     for cls in all_contracts():
         files[SCHEMA_DIR / f"{cls.type_name()}.json"] = render(contract_schema(cls))
+        files[example_path(cls)] = render(cls.example)
     return files
 
 

@@ -7,7 +7,7 @@ classify a line without asking the catalog: the full sellable state.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +45,23 @@ class ProductPublished(IntegrationEvent):
     event_name = "ProductPublished"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "product": {
+            "product_id": "6c1e4a8e-1c1a-5a7b-9a51-2f0b8f0d7e11",
+            "sku": "GS-GXP1400",
+            "name": "Grandstream GXP1400",
+            "category": "voip_phone",
+            "billing_kind": "one_time",
+            "unit_price": 9800,
+            "tax_category": "standard_10",
+            "status": "on_sale",
+            "purchasable": True,
+            "max_quantity": 10,
+            "warranty_months": 6,
+            "version": 1,
+        },
+        "occurred_at": "2024-04-01T09:00:00+09:00",
+    }
 
     product: ProductState
     occurred_at: datetime
@@ -58,6 +75,24 @@ class ProductChanged(IntegrationEvent):
     event_name = "ProductChanged"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "product": {
+            "product_id": "6c1e4a8e-1c1a-5a7b-9a51-2f0b8f0d7e11",
+            "sku": "GS-GXP1400",
+            "name": "Grandstream GXP1400",
+            "category": "voip_phone",
+            "billing_kind": "one_time",
+            "unit_price": 9800,
+            "tax_category": "standard_10",
+            "status": "on_sale",
+            "purchasable": True,
+            "max_quantity": 10,
+            "warranty_months": 6,
+            "version": 2,
+        },
+        "changed": ["price"],
+        "occurred_at": "2024-05-01T09:00:00+09:00",
+    }
 
     product: ProductState
     changed: list[str] = Field(description="which of price, status, details changed")
@@ -72,6 +107,23 @@ class ProductDiscontinued(IntegrationEvent):
     event_name = "ProductDiscontinued"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "product": {
+            "product_id": "6c1e4a8e-1c1a-5a7b-9a51-2f0b8f0d7e11",
+            "sku": "GS-GXP1400",
+            "name": "Grandstream GXP1400",
+            "category": "voip_phone",
+            "billing_kind": "one_time",
+            "unit_price": 9800,
+            "tax_category": "standard_10",
+            "status": "discontinued",
+            "purchasable": False,
+            "max_quantity": 10,
+            "warranty_months": 6,
+            "version": 1,
+        },
+        "occurred_at": "2025-01-01T09:00:00+09:00",
+    }
 
     product: ProductState
     occurred_at: datetime

@@ -7,7 +7,7 @@ a major version; a breaking change is a new class with the next major version.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,10 @@ class IntegrationEvent(BaseModel):
     major: ClassVar[int] = 1
     #: bumped on every additive change within the major version
     schema_version: ClassVar[str] = "1.0"
+    #: a payload of this version, kept with the contract: it documents the event in the
+    #: AsyncAPI and is written to ``examples/<type>/v<schema_version>.json`` (the published
+    #: history every consumer must keep accepting)
+    example: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def type_name(cls) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -24,6 +24,12 @@ class DebitRequested(IntegrationEvent):
     event_name = "DebitRequested"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "order_id": "5b7e1c9a-4d2f-4a8e-9c3b-1e6f0a2d7b54",
+        "amount": 13200,
+        "requested_at": "2024-04-02T10:00:00+09:00",
+    }
 
     account_id: UUID
     order_id: UUID
@@ -40,6 +46,13 @@ class RefundRequested(IntegrationEvent):
     event_name = "RefundRequested"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "order_id": "5b7e1c9a-4d2f-4a8e-9c3b-1e6f0a2d7b54",
+        "amount": 13200,
+        "reason": "order_timed_out",
+        "requested_at": "2024-04-02T10:30:00+09:00",
+    }
 
     account_id: UUID
     order_id: UUID

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,14 @@ class AccountRegistered(IntegrationEvent):
     event_name = "AccountRegistered"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "login_id": "PBX48213907",
+        "contractor_type": "individual",
+        "email_domain_class": "free",
+        "screening_phone_is_fixed_line": True,
+        "registered_at": "2024-04-01T09:30:00+09:00",
+    }
 
     account_id: UUID
     login_id: str = Field(min_length=1, max_length=32)
@@ -49,6 +57,12 @@ class AccountInfoChanged(IntegrationEvent):
     event_name = "AccountInfoChanged"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "contractor_type": "corporation",
+        "email_domain_class": "business",
+        "changed_at": "2024-04-02T10:00:00+09:00",
+    }
 
     account_id: UUID
     contractor_type: ContractorType
@@ -83,6 +97,22 @@ class ShippingAddressChanged(IntegrationEvent):
     event_name = "ShippingAddressChanged"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "same_as_contractor": False,
+        "address": {
+            "name": "株式会社サンプル 大阪支店",
+            "name_kana": "カブシキガイシャサンプル　オオサカシテン",
+            "postal_code": "5300001",
+            "prefecture_code": "27",
+            "city": "大阪市北区",
+            "city_kana": "オオサカシキタク",
+            "street": "梅田1-1-1",
+            "street_kana": "ウメダ1-1-1",
+            "phone_e164": "+81661234567",
+        },
+        "changed_at": "2024-04-02T10:00:00+09:00",
+    }
 
     account_id: UUID
     same_as_contractor: bool
@@ -98,6 +128,11 @@ class CircleAdded(IntegrationEvent):
     event_name = "CircleAdded"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "circle_id": "0b7e3c52-7f7a-4c5e-9d55-0f3a9d7c1e21",
+        "applied_on": "2024-04-02",
+    }
 
     account_id: UUID
     circle_id: UUID
@@ -112,6 +147,11 @@ class CircleCancelled(IntegrationEvent):
     event_name = "CircleCancelled"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "circle_id": "0b7e3c52-7f7a-4c5e-9d55-0f3a9d7c1e21",
+        "cancelled_on": "2024-09-30",
+    }
 
     account_id: UUID
     circle_id: UUID
@@ -129,6 +169,12 @@ class SessionsEnded(IntegrationEvent):
     event_name = "SessionsEnded"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "token_version": 2,
+        "reason": "password_reset",
+        "ended_at": "2026-12-07T09:30:00+09:00",
+    }
 
     account_id: UUID
     token_version: int = Field(

@@ -7,7 +7,7 @@ an account is screened (fulfillment refuses screened-only items until then).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -36,6 +36,15 @@ class DocumentUploaded(IntegrationEvent):
     event_name = "DocumentUploaded"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "review_id": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "document_id": "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a",
+        "document_type": "drivers_license",
+        "side": "front",
+        "revision": 1,
+        "uploaded_at": "2024-04-02T09:00:00+09:00",
+    }
 
     account_id: UUID
     review_id: UUID
@@ -54,6 +63,12 @@ class KycSubmitted(IntegrationEvent):
     event_name = "KycSubmitted"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "review_id": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "revision": 1,
+        "submitted_at": "2024-04-02T09:00:01+09:00",
+    }
 
     account_id: UUID
     review_id: UUID
@@ -69,6 +84,13 @@ class KycApproved(IntegrationEvent):
     event_name = "KycApproved"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "review_id": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "revision": 1,
+        "approved_at": "2024-04-03T11:00:00+09:00",
+        "valid_until": "2027-05-31",
+    }
 
     account_id: UUID
     review_id: UUID
@@ -87,6 +109,13 @@ class KycRejected(IntegrationEvent):
     event_name = "KycRejected"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "review_id": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "revision": 1,
+        "reasons": ["document_unreadable"],
+        "rejected_at": "2024-04-03T11:00:00+09:00",
+    }
 
     account_id: UUID
     review_id: UUID
@@ -103,6 +132,12 @@ class KycExpired(IntegrationEvent):
     event_name = "KycExpired"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "review_id": "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "revision": 2,
+        "expired_at": "2027-06-01T00:00:00+09:00",
+    }
 
     account_id: UUID
     review_id: UUID

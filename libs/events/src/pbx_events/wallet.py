@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -23,6 +23,14 @@ class WalletCharged(IntegrationEvent):
     event_name = "WalletCharged"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "charge_id": "9a1f2e3d-5c6b-4a79-8e0d-1f2a3b4c5d6e",
+        "method": "convenience_store",
+        "amount": 20000,
+        "balance_after": 20000,
+        "charged_at": "2024-04-01T18:12:00+09:00",
+    }
 
     account_id: UUID
     charge_id: UUID
@@ -40,6 +48,13 @@ class WalletDebited(IntegrationEvent):
     event_name = "WalletDebited"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "order_id": "5b7e1c9a-4d2f-4a8e-9c3b-1e6f0a2d7b54",
+        "amount": 13200,
+        "balance_after": 6800,
+        "debited_at": "2024-04-02T10:00:01+09:00",
+    }
 
     account_id: UUID
     order_id: UUID
@@ -56,6 +71,14 @@ class WalletDebitRejected(IntegrationEvent):
     event_name = "WalletDebitRejected"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "order_id": "5b7e1c9a-4d2f-4a8e-9c3b-1e6f0a2d7b54",
+        "amount": 13200,
+        "reason": "insufficient_funds",
+        "balance": 500,
+        "rejected_at": "2024-04-02T10:00:01+09:00",
+    }
 
     account_id: UUID
     order_id: UUID
@@ -73,6 +96,13 @@ class WalletRefunded(IntegrationEvent):
     event_name = "WalletRefunded"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "order_id": "5b7e1c9a-4d2f-4a8e-9c3b-1e6f0a2d7b54",
+        "amount": 13200,
+        "balance_after": 20000,
+        "refunded_at": "2024-04-02T10:30:01+09:00",
+    }
 
     account_id: UUID
     order_id: UUID
@@ -90,6 +120,12 @@ class WalletBalanceLow(IntegrationEvent):
     event_name = "WalletBalanceLow"
     major = 1
     schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "balance": 6800,
+        "threshold": 10000,
+        "occurred_at": "2024-04-02T10:00:01+09:00",
+    }
 
     account_id: UUID
     balance: int = Field(ge=0, description="yen")
