@@ -14,14 +14,11 @@ from pbx_events.catalog import ProductChanged, ProductDiscontinued, ProductPubli
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.store import ServiceApplication
 
-# classes made by @event (mypy cannot see decorator-made attributes)
-_Published: Any = Product.Published  # type: ignore[attr-defined]
-_PriceChanged: Any = Product.PriceChanged  # type: ignore[attr-defined]
-_DetailsChanged: Any = Product.DetailsChanged  # type: ignore[attr-defined]
-_StatusChanged: Any = Product.StatusChanged  # type: ignore[attr-defined]
-_Discontinued: Any = Product.Discontinued  # type: ignore[attr-defined]
-
-_CHANGED = {_PriceChanged: "price", _DetailsChanged: "details", _StatusChanged: "status"}
+_CHANGED: dict[type[Product.Event], str] = {
+    Product.PriceChanged: "price",
+    Product.DetailsChanged: "details",
+    Product.StatusChanged: "status",
+}
 
 
 def state_of(product: Product) -> ProductState:
@@ -53,9 +50,9 @@ class CatalogMapping:
 
     def __call__(self, domain_event: Any) -> Sequence[IntegrationEvent]:
         at = domain_event.timestamp
-        if isinstance(domain_event, _Published):
+        if isinstance(domain_event, Product.Published):
             return [ProductPublished(product=self._at(domain_event), occurred_at=at)]
-        if isinstance(domain_event, _Discontinued):
+        if isinstance(domain_event, Product.Discontinued):
             return [ProductDiscontinued(product=self._at(domain_event), occurred_at=at)]
         for cls, what in _CHANGED.items():
             if isinstance(domain_event, cls):

@@ -18,17 +18,9 @@ from pbx_events.identity import (
     ShippingAddressChanged,
 )
 from pbx_identity.application import IdentityService
-from pbx_identity.domain.account import Account, AccountRegisteredEvent, contractor_address
+from pbx_identity.domain.account import Account, contractor_address
 from pbx_identity.domain.staff import StaffMember
 
-# classes made by @event (mypy cannot see decorator-made attributes)
-_InfoChanged: Any = Account.InfoChanged  # type: ignore[attr-defined]
-_ShippingChanged: Any = Account.ShippingAddressChanged  # type: ignore[attr-defined]
-_CircleAdded: Any = Account.CircleAdded  # type: ignore[attr-defined]
-_CircleCancelled: Any = Account.CircleCancelled  # type: ignore[attr-defined]
-_PasswordChanged: Any = Account.PasswordChanged  # type: ignore[attr-defined]
-_SessionsEnded: Any = Account.SessionsEnded  # type: ignore[attr-defined]
-_StaffSessionsEnded: Any = StaffMember.SessionsEnded  # type: ignore[attr-defined]
 #: why the sessions ended, as SessionsEnded says it (PasswordChanged.reason → reason)
 _PASSWORD_REASONS = {"reset": "password_reset"}
 
@@ -39,7 +31,7 @@ def _address(fields: dict[str, Any]) -> Address:
 
 def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
     account_id: UUID = domain_event.originator_id
-    if isinstance(domain_event, AccountRegisteredEvent):
+    if isinstance(domain_event, Account.Registered):
         own = domain_event.shipping_address
         address = own if own is not None else contractor_address(domain_event.contractor)
         return [
@@ -59,7 +51,7 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 changed_at=domain_event.timestamp,
             ),
         ]
-    if isinstance(domain_event, _InfoChanged):
+    if isinstance(domain_event, Account.InfoChanged):
         return [
             AccountInfoChanged(
                 account_id=account_id,
@@ -68,7 +60,7 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 changed_at=domain_event.timestamp,
             )
         ]
-    if isinstance(domain_event, _ShippingChanged):
+    if isinstance(domain_event, Account.ShippingAddressChanged):
         return [
             ShippingAddressChanged(
                 account_id=account_id,
@@ -77,7 +69,7 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 changed_at=domain_event.timestamp,
             )
         ]
-    if isinstance(domain_event, _CircleAdded):
+    if isinstance(domain_event, Account.CircleAdded):
         return [
             CircleAdded(
                 account_id=account_id,
@@ -85,7 +77,7 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 applied_on=date.fromisoformat(domain_event.applied_on),
             )
         ]
-    if isinstance(domain_event, _CircleCancelled):
+    if isinstance(domain_event, Account.CircleCancelled):
         return [
             CircleCancelled(
                 account_id=account_id,
@@ -107,7 +99,10 @@ class IdentityMapping:
         self.app = app
 
     def __call__(self, domain_event: Any) -> Sequence[IntegrationEvent]:
-        if isinstance(domain_event, _PasswordChanged | _SessionsEnded | _StaffSessionsEnded):
+        if isinstance(
+            domain_event,
+            (Account.PasswordChanged, Account.SessionsEnded, StaffMember.SessionsEnded),
+        ):
             return [self.sessions_ended(domain_event)]
         return to_integration(domain_event)
 
@@ -115,7 +110,7 @@ class IdentityMapping:
         account = self.app.repository.get(
             domain_event.originator_id, version=domain_event.originator_version
         )
-        if isinstance(domain_event, _PasswordChanged):
+        if isinstance(domain_event, Account.PasswordChanged):
             reason = _PASSWORD_REASONS.get(domain_event.reason, "password_changed")
         else:
             reason = "logout_everywhere"

@@ -11,7 +11,7 @@ from pbx_events.envelope import stable_event_id
 from pbx_events.relay import LogFollower, RelaySettings
 from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
-from pbx_identity.domain.account import Account, AccountRegisteredEvent
+from pbx_identity.domain.account import Account
 from pbx_identity.domain.reminder import PasswordReminder
 from pbx_identity.mails_email_change import (
     confirm_email_mail,
@@ -203,25 +203,25 @@ class IdentityMailer(LogFollower):
 
     def mails_for(self, event: Any) -> list[Mail]:
         message_id = stable_event_id(event.originator_id, event.originator_version, "mail")
-        if isinstance(event, AccountRegisteredEvent):
+        if isinstance(event, Account.Registered):
             return [registration_mail(event, self.login_url)]
-        if isinstance(event, PasswordReminder.Requested):  # type: ignore[attr-defined]
+        if isinstance(event, PasswordReminder.Requested):
             reminder = self.identity.repository.get(event.originator_id)
             account = self.identity.find_login(reminder.login_id_key)
             if not isinstance(account, Account):
                 return []  # an unknown login ID: nobody to write to, and the caller never knows
             token = self.identity.reset_token(event.originator_id, event.reset_id)
             return [reminder_mail(account, token, self.reset_url, message_id)]
-        if isinstance(event, Account.PasswordChanged):  # type: ignore[attr-defined]
+        if isinstance(event, Account.PasswordChanged):
             account = self.identity.get_account(event.originator_id)
             return [password_changed_mail(account, message_id)]
-        if isinstance(event, Account.LowBalanceNoticeRequested):  # type: ignore[attr-defined]
+        if isinstance(event, Account.LowBalanceNoticeRequested):
             account = self.identity.get_account(event.originator_id)
             return [low_balance_mail(account, event, self.login_url, message_id)]
-        if isinstance(event, Account.ScreeningDecisionNoticeRequested):  # type: ignore[attr-defined]
+        if isinstance(event, Account.ScreeningDecisionNoticeRequested):
             account = self.identity.get_account(event.originator_id)
             return [screening_decision_mail(account, event, self.login_url, message_id)]
-        if isinstance(event, Account.EmailChangeRequested):  # type: ignore[attr-defined]
+        if isinstance(event, Account.EmailChangeRequested):
             # both, even for a request a newer one replaced: the old address hears of each
             account = self.identity.get_account(event.originator_id)
             token = self.identity.email_change_token(event.originator_id, event.change_id)
@@ -229,7 +229,7 @@ class IdentityMailer(LogFollower):
                 confirm_email_mail(event, token, self.email_confirm_url),
                 email_change_requested_mail(account, event, self.login_url),
             ]
-        if isinstance(event, Account.EmailChangeConfirmed):  # type: ignore[attr-defined]
+        if isinstance(event, Account.EmailChangeConfirmed):
             account = self.identity.get_account(event.originator_id)
             return [email_changed_mail(account, event)]
         return []

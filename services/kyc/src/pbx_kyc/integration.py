@@ -11,12 +11,13 @@ from pbx_events.kyc import DocumentUploaded, KycApproved, KycExpired, KycRejecte
 from pbx_events.store import ServiceApplication
 from pbx_kyc.domain.review import KycReview
 
-# classes made by @event (mypy cannot see decorator-made attributes)
-_Added: Any = KycReview.DocumentAdded  # type: ignore[attr-defined]
-_Submitted: Any = KycReview.Submitted  # type: ignore[attr-defined]
-_Approved: Any = KycReview.Approved  # type: ignore[attr-defined]
-_Rejected: Any = KycReview.Rejected  # type: ignore[attr-defined]
-_Expired: Any = KycReview.Expired  # type: ignore[attr-defined]
+_PUBLISHED = (
+    KycReview.DocumentAdded,
+    KycReview.Submitted,
+    KycReview.Approved,
+    KycReview.Rejected,
+    KycReview.Expired,
+)
 
 
 class KycMapping:
@@ -30,7 +31,7 @@ class KycMapping:
         return review
 
     def __call__(self, event: Any) -> Sequence[IntegrationEvent]:
-        if not isinstance(event, _Added | _Submitted | _Approved | _Rejected | _Expired):
+        if not isinstance(event, _PUBLISHED):
             return []
         review = self._review(event)
         common = {
@@ -39,7 +40,7 @@ class KycMapping:
             "revision": review.revision,
         }
         at = event.timestamp
-        if isinstance(event, _Added):
+        if isinstance(event, KycReview.DocumentAdded):
             return [
                 DocumentUploaded(
                     **common,
@@ -49,10 +50,10 @@ class KycMapping:
                     uploaded_at=at,
                 )
             ]
-        if isinstance(event, _Submitted):
+        if isinstance(event, KycReview.Submitted):
             return [KycSubmitted(**common, submitted_at=at)]
-        if isinstance(event, _Approved):
+        if isinstance(event, KycReview.Approved):
             return [KycApproved(**common, approved_at=at, valid_until=review.valid_until)]
-        if isinstance(event, _Rejected):
+        if isinstance(event, KycReview.Rejected):
             return [KycRejected(**common, reasons=list(event.reasons), rejected_at=at)]
         return [KycExpired(**common, expired_at=at)]

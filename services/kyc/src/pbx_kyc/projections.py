@@ -67,7 +67,7 @@ class ReviewProjection(LogFollower):
         submitted: dict[UUID, datetime] = {}
         for position, event in batch:
             positions[event.originator_id] = position
-            if isinstance(event, KycReview.Submitted):  # type: ignore[attr-defined]
+            if isinstance(event, KycReview.Submitted):
                 submitted[event.originator_id] = event.timestamp
         changes: list[ReviewChange] = []
         for review_id, position in positions.items():

@@ -44,7 +44,21 @@ class Product(Aggregate):
     def create_id(sku: str) -> UUID:
         return uuid5(_NAMESPACE, sku)
 
-    @event("Published")
+    class Published(Aggregate.Created):
+        sku: str
+        name: str
+        category: str
+        billing_kind: str
+        unit_price: int
+        tax_category: str
+        status: str
+        specs: list[str]
+        warranty_months: int
+        notes: list[str]
+        max_quantity: int
+        image: dict[str, str]
+
+    @event(Published)
     def __init__(
         self,
         sku: str,
@@ -82,7 +96,10 @@ class Product(Aggregate):
         if unit_price != self.unit_price:
             self._price_changed(unit_price)
 
-    @event("PriceChanged")
+    class PriceChanged(Aggregate.Event):
+        unit_price: int
+
+    @event(PriceChanged)
     def _price_changed(self, unit_price: int) -> None:
         self.unit_price = unit_price
 
@@ -92,7 +109,10 @@ class Product(Aggregate):
         if changed:
             self._details_changed(changed)
 
-    @event("DetailsChanged")
+    class DetailsChanged(Aggregate.Event):
+        details: dict[str, Any]
+
+    @event(DetailsChanged)
     def _details_changed(self, details: dict[str, Any]) -> None:
         for key, value in details.items():
             setattr(self, key, value)
@@ -105,11 +125,17 @@ class Product(Aggregate):
         else:
             self._status_changed(status)
 
-    @event("StatusChanged")
+    class StatusChanged(Aggregate.Event):
+        status: str
+
+    @event(StatusChanged)
     def _status_changed(self, status: str) -> None:
         self.status = status
 
-    @event("Discontinued")
+    class Discontinued(Aggregate.Event):
+        """The product is no longer sold (no attributes)."""
+
+    @event(Discontinued)
     def _discontinued(self) -> None:
         self.status = "discontinued"
 

@@ -50,7 +50,21 @@ class CircleNotFoundError(NotFoundError):
 class Account(Aggregate):
     """A customer's contract: contractor info, contacts, shipping address, login."""
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        login_id: str
+        contractor_type: str
+        contractor: dict[str, Any]
+        representative: dict[str, Any] | None
+        usage_contact: dict[str, Any] | None
+        billing_contact: dict[str, Any] | None
+        shipping_address: dict[str, Any] | None
+        agency_code: str | None
+        payment_method: str
+        terms: dict[str, str]
+        email_domain_class: str
+        password_hash: str
+
+    @event(Registered)
     def __init__(
         self,
         login_id: str,
@@ -96,7 +110,10 @@ class Account(Aggregate):
         if password_hash != self.password_hash:
             self._password_rehashed(password_hash)
 
-    @event("PasswordRehashed")
+    class PasswordRehashed(Aggregate.Event):
+        password_hash: str
+
+    @event(PasswordRehashed)
     def _password_rehashed(self, password_hash: str) -> None:
         self.password_hash = password_hash
 
@@ -106,7 +123,11 @@ class Account(Aggregate):
         self._password_changed(password_hash, reason)
         self.cancel_email_change("password_changed")
 
-    @event("PasswordChanged")
+    class PasswordChanged(Aggregate.Event):
+        password_hash: str
+        reason: str
+
+    @event(PasswordChanged)
     def _password_changed(self, password_hash: str, reason: str) -> None:
         self.password_hash = password_hash
         self.token_version += 1
@@ -139,7 +160,15 @@ class Account(Aggregate):
                 # devices go to the contractor's address, which just moved
                 self._shipping_address_changed(None, self.effective_shipping_address)
 
-    @event("InfoChanged")
+    class InfoChanged(Aggregate.Event):
+        contractor: dict[str, Any]
+        representative: dict[str, Any] | None
+        usage_contact: dict[str, Any] | None
+        billing_contact: dict[str, Any] | None
+        email_domain_class: str
+        contractor_type: str
+
+    @event(InfoChanged)
     def _info_changed(
         self,
         contractor: dict[str, Any],
@@ -171,7 +200,14 @@ class Account(Aggregate):
             raise ValueError("the new e-mail address is the current one")
         self._email_change_requested(change_id, new_email, self.email, token_hash, expires_at)
 
-    @event("EmailChangeRequested")
+    class EmailChangeRequested(Aggregate.Event):
+        change_id: str
+        new_email: str
+        previous_email: str
+        token_hash: str
+        expires_at: datetime
+
+    @event(EmailChangeRequested)
     def _email_change_requested(
         self,
         change_id: str,
@@ -214,7 +250,12 @@ class Account(Aggregate):
             self.contractor_type,
         )
 
-    @event("EmailChangeConfirmed")
+    class EmailChangeConfirmed(Aggregate.Event):
+        change_id: str
+        new_email: str
+        previous_email: str
+
+    @event(EmailChangeConfirmed)
     def _email_change_confirmed(self, change_id: str, new_email: str, previous_email: str) -> None:
         self.confirmed_email_change = self.pending_email_change
         self.pending_email_change = None
@@ -228,7 +269,11 @@ class Account(Aggregate):
         self._email_change_cancelled(self.pending_email_change.change_id, reason)
         return True
 
-    @event("EmailChangeCancelled")
+    class EmailChangeCancelled(Aggregate.Event):
+        change_id: str
+        reason: str
+
+    @event(EmailChangeCancelled)
     def _email_change_cancelled(self, change_id: str, reason: str) -> None:
         self.pending_email_change = None
 
@@ -242,7 +287,11 @@ class Account(Aggregate):
             )
             self._shipping_address_changed(shipping_address, effective)
 
-    @event("ShippingAddressChanged")
+    class ShippingAddressChanged(Aggregate.Event):
+        shipping_address: dict[str, Any] | None
+        effective_address: dict[str, Any]
+
+    @event(ShippingAddressChanged)
     def _shipping_address_changed(
         self, shipping_address: dict[str, Any] | None, effective_address: dict[str, Any]
     ) -> None:
@@ -265,7 +314,13 @@ class Account(Aggregate):
             return
         self._circle_added(circle_id, department_name, staff_name, applied_on)
 
-    @event("CircleAdded")
+    class CircleAdded(Aggregate.Event):
+        circle_id: str
+        department_name: str
+        staff_name: str
+        applied_on: str
+
+    @event(CircleAdded)
     def _circle_added(
         self, circle_id: str, department_name: str, staff_name: str, applied_on: str
     ) -> None:
@@ -294,7 +349,11 @@ class Account(Aggregate):
         if circle["status"] == "active":
             self._circle_cancelled(circle_id, cancelled_on)
 
-    @event("CircleCancelled")
+    class CircleCancelled(Aggregate.Event):
+        circle_id: str
+        cancelled_on: str
+
+    @event(CircleCancelled)
     def _circle_cancelled(self, circle_id: str, cancelled_on: str) -> None:
         for circle in self.circles:
             if circle["circle_id"] == circle_id:
@@ -307,7 +366,10 @@ class Account(Aggregate):
         self._sessions_ended()
         self.cancel_email_change("sessions_ended")
 
-    @event("SessionsEnded")
+    class SessionsEnded(Aggregate.Event):
+        """Every token issued before it stops working (no attributes)."""
+
+    @event(SessionsEnded)
     def _sessions_ended(self) -> None:
         self.token_version += 1
 
@@ -325,7 +387,13 @@ class Account(Aggregate):
             return
         self._low_balance_notice_requested(notice_id, balance, threshold, occurred_at)
 
-    @event("LowBalanceNoticeRequested")
+    class LowBalanceNoticeRequested(Aggregate.Event):
+        notice_id: str
+        balance: int
+        threshold: int
+        occurred_at: datetime
+
+    @event(LowBalanceNoticeRequested)
     def _low_balance_notice_requested(
         self, notice_id: str, balance: int, threshold: int, occurred_at: datetime
     ) -> None:
@@ -356,7 +424,16 @@ class Account(Aggregate):
             notice_id, decision, review_id, revision, decided_at, valid_until, list(reasons)
         )
 
-    @event("ScreeningDecisionNoticeRequested")
+    class ScreeningDecisionNoticeRequested(Aggregate.Event):
+        notice_id: str
+        decision: str
+        review_id: str
+        revision: int
+        decided_at: datetime
+        valid_until: str | None
+        reasons: list[str]
+
+    @event(ScreeningDecisionNoticeRequested)
     def _screening_decision_notice_requested(
         self,
         notice_id: str,
@@ -382,10 +459,6 @@ def contractor_address(c: dict[str, Any]) -> dict[str, Any]:
     return address
 
 
-#: the event class ``@event("Registered")`` made (mypy cannot see decorator-made classes)
-AccountRegisteredEvent: Any = Account.Registered  # type: ignore[attr-defined]
-
-
 class EmailClaim(Aggregate):
     """Claims one e-mail address for one account (id derived from a keyed hash of it)."""
 
@@ -393,7 +466,11 @@ class EmailClaim(Aggregate):
     def create_id(email_key: str) -> UUID:
         return uuid5(_INDEX_NAMESPACE, f"email:{email_key}")
 
-    @event("Claimed")
+    class Claimed(Aggregate.Created):
+        email_key: str
+        account_id: UUID
+
+    @event(Claimed)
     def __init__(self, email_key: str, account_id: UUID) -> None:
         self.account_id: UUID | None = account_id
 
@@ -402,7 +479,10 @@ class EmailClaim(Aggregate):
         if self.account_id is not None:
             self._released()
 
-    @event("Released")
+    class Released(Aggregate.Event):
+        """The address is free again (no attributes)."""
+
+    @event(Released)
     def _released(self) -> None:
         self.account_id = None
 
@@ -415,7 +495,10 @@ class EmailClaim(Aggregate):
             raise EmailTakenError
         self._reclaimed(account_id)
 
-    @event("Reclaimed")
+    class Reclaimed(Aggregate.Event):
+        account_id: UUID
+
+    @event(Reclaimed)
     def _reclaimed(self, account_id: UUID) -> None:
         self.account_id = account_id
 
@@ -427,6 +510,10 @@ class LoginIdClaim(Aggregate):
     def create_id(login_id: str) -> UUID:
         return uuid5(_INDEX_NAMESPACE, f"login:{login_id}")
 
-    @event("Claimed")
+    class Claimed(Aggregate.Created):
+        login_id: str
+        account_id: UUID
+
+    @event(Claimed)
     def __init__(self, login_id: str, account_id: UUID) -> None:
         self.account_id = account_id

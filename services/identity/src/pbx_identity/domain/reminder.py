@@ -37,7 +37,10 @@ class PasswordReminder(Aggregate):
     def create_id(login_id_key: str) -> UUID:
         return uuid5(_NAMESPACE, login_id_key)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        login_id_key: str
+
+    @event(Opened)
     def __init__(self, login_id_key: str) -> None:
         self.login_id_key = login_id_key
         #: reset id -> [token hash, expires at (ISO), used]
@@ -54,7 +57,12 @@ class PasswordReminder(Aggregate):
         self._requested(reset_id, token_hash, expires_at.isoformat())
         return True
 
-    @event("Requested")
+    class Requested(Aggregate.Event):
+        reset_id: str
+        token_hash: str
+        expires_at: str
+
+    @event(Requested)
     def _requested(self, reset_id: str, token_hash: str, expires_at: str) -> None:
         self.resets[reset_id] = [token_hash, expires_at, False]
 
@@ -74,6 +82,9 @@ class PasswordReminder(Aggregate):
             raise InvalidResetTokenError
         self._used(reset_id)
 
-    @event("Used")
+    class Used(Aggregate.Event):
+        reset_id: str
+
+    @event(Used)
     def _used(self, reset_id: str) -> None:
         self.resets[reset_id][2] = True

@@ -21,7 +21,13 @@ class RefreshOutcome(Enum):
 
 
 class Session(Aggregate):
-    @event("Started")
+    class Started(Aggregate.Created):
+        subject_id: str
+        token_hash: str
+        expires_at: datetime
+        token_version: int
+
+    @event(Started)
     def __init__(
         self,
         subject_id: str,
@@ -61,7 +67,11 @@ class Session(Aggregate):
         self._rotated(new_hash, new_expiry)
         return RefreshOutcome.ROTATED
 
-    @event("Rotated")
+    class Rotated(Aggregate.Event):
+        token_hash: str
+        expires_at: datetime
+
+    @event(Rotated)
     def _rotated(self, token_hash: str, expires_at: datetime) -> None:
         self.used_hashes.append(self.token_hash)
         self.token_hash = token_hash
@@ -72,6 +82,9 @@ class Session(Aggregate):
         if self.active:
             self._revoked(reason)
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        reason: str
+
+    @event(Revoked)
     def _revoked(self, reason: str) -> None:
         self.revoked_reason = reason

@@ -8,7 +8,13 @@ STAFF_ROLES = ("reviewer", "warehouse", "auditor", "admin")
 
 
 class StaffMember(Aggregate):
-    @event("Created")
+    class Created(Aggregate.Created):
+        login_id: str
+        name: str
+        roles: list[str]
+        password_hash: str
+
+    @event(Created)
     def __init__(self, login_id: str, name: str, roles: list[str], password_hash: str) -> None:
         self.login_id = login_id
         self.name = name
@@ -20,13 +26,19 @@ class StaffMember(Aggregate):
         if password_hash != self.password_hash:
             self._password_rehashed(password_hash)
 
-    @event("PasswordRehashed")
+    class PasswordRehashed(Aggregate.Event):
+        password_hash: str
+
+    @event(PasswordRehashed)
     def _password_rehashed(self, password_hash: str) -> None:
         self.password_hash = password_hash
 
     def end_all_sessions(self) -> None:
         self._sessions_ended()
 
-    @event("SessionsEnded")
+    class SessionsEnded(Aggregate.Event):
+        """Every token issued before it stops working (no attributes)."""
+
+    @event(SessionsEnded)
     def _sessions_ended(self) -> None:
         self.token_version += 1

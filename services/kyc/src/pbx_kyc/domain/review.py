@@ -121,7 +121,13 @@ class KycReview(Aggregate):
     def create_id(account_id: UUID) -> UUID:
         return review_id_for(account_id)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        account_id: UUID
+        contractor_type: str
+        email_domain_class: str
+        screening_phone_is_fixed_line: bool
+
+    @event(Opened)
     def __init__(
         self,
         account_id: UUID,
@@ -191,7 +197,10 @@ class KycReview(Aggregate):
             uploaded_at,
         )
 
-    @event("RevisionStarted")
+    class RevisionStarted(Aggregate.Event):
+        revision: int
+
+    @event(RevisionStarted)
     def _revision_started(self, revision: int) -> None:
         self.revision = revision
         self.status = "draft"
@@ -203,7 +212,18 @@ class KycReview(Aggregate):
             if doc["status"] == "approved":
                 doc["status"] = "pending"
 
-    @event("DocumentAdded")
+    class DocumentAdded(Aggregate.Event):
+        document_id: UUID
+        document_type: str
+        side: str | None
+        issued_on: date | None
+        expires_on: date | None
+        media_type: str
+        size: int
+        display_name: str
+        uploaded_at: datetime
+
+    @event(DocumentAdded)
     def _document_added(
         self,
         document_id: UUID,
@@ -242,11 +262,18 @@ class KycReview(Aggregate):
             self._quarantined(document_id, signature or "malware")
         return True
 
-    @event("DocumentScanned")
+    class DocumentScanned(Aggregate.Event):
+        document_id: UUID
+
+    @event(DocumentScanned)
     def _scanned_clean(self, document_id: UUID) -> None:
         self.documents[str(document_id)]["scan"] = "clean"
 
-    @event("DocumentQuarantined")
+    class DocumentQuarantined(Aggregate.Event):
+        document_id: UUID
+        signature: str
+
+    @event(DocumentQuarantined)
     def _quarantined(self, document_id: UUID, signature: str) -> None:
         doc = self.documents[str(document_id)]
         doc["scan"] = "infected"
@@ -262,7 +289,10 @@ class KycReview(Aggregate):
         if url != self.public_notice_url:
             self._public_notice_set(url)
 
-    @event("PublicNoticeSet")
+    class PublicNoticeSet(Aggregate.Event):
+        url: str
+
+    @event(PublicNoticeSet)
     def _public_notice_set(self, url: str) -> None:
         self.public_notice_url = url
 
@@ -273,7 +303,10 @@ class KycReview(Aggregate):
         if not self.screening_phone_is_fixed_line:
             self._fixed_phone_given()
 
-    @event("FixedPhoneGiven")
+    class FixedPhoneGiven(Aggregate.Event):
+        """A fixed phone number was given with the documents (no attributes)."""
+
+    @event(FixedPhoneGiven)
     def _fixed_phone_given(self) -> None:
         self.screening_phone_is_fixed_line = True
 
@@ -284,7 +317,10 @@ class KycReview(Aggregate):
             return True
         return False
 
-    @event("Submitted")
+    class Submitted(Aggregate.Event):
+        revision: int
+
+    @event(Submitted)
     def _submitted(self, revision: int) -> None:
         self.status = "submitted"
 
@@ -298,7 +334,10 @@ class KycReview(Aggregate):
             raise WrongReviewStateError(review_status=self.status)
         self._claimed(reviewer_id)
 
-    @event("Claimed")
+    class Claimed(Aggregate.Event):
+        reviewer_id: str
+
+    @event(Claimed)
     def _claimed(self, reviewer_id: str) -> None:
         self.status = "in_review"
         self.reviewer_id = reviewer_id
@@ -307,7 +346,12 @@ class KycReview(Aggregate):
         self._deciding(reviewer_id)
         self._approved(reviewer_id, valid_until, decided_at)
 
-    @event("Approved")
+    class Approved(Aggregate.Event):
+        reviewer_id: str
+        valid_until: date | None
+        decided_at: datetime
+
+    @event(Approved)
     def _approved(self, reviewer_id: str, valid_until: date | None, decided_at: datetime) -> None:
         self.status = "approved"
         self.valid_until = valid_until
@@ -336,7 +380,13 @@ class KycReview(Aggregate):
             self.document(UUID(document_id))
         self._rejected(reviewer_id, list(reasons), dict(document_reasons), decided_at)
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        reviewer_id: str
+        reasons: list[str]
+        document_reasons: dict[str, str]
+        decided_at: datetime
+
+    @event(Rejected)
     def _rejected(
         self,
         reviewer_id: str,
@@ -379,7 +429,10 @@ class KycReview(Aggregate):
         self._expired(today)
         return True
 
-    @event("Expired")
+    class Expired(Aggregate.Event):
+        today: date
+
+    @event(Expired)
     def _expired(self, today: date) -> None:
         self.status = "expired"
         for doc in self.documents.values():
