@@ -33,10 +33,10 @@ LATER = NOW + timedelta(hours=24)
 OLD = "taro@example.co.jp"
 NEW = "tanaka.new@example.jp"
 
-Requested: Any = Account.EmailChangeRequested  # type: ignore[attr-defined]
-Confirmed: Any = Account.EmailChangeConfirmed  # type: ignore[attr-defined]
-Cancelled: Any = Account.EmailChangeCancelled  # type: ignore[attr-defined]
-InfoChanged: Any = Account.InfoChanged  # type: ignore[attr-defined]
+Requested = Account.EmailChangeRequested
+Confirmed = Account.EmailChangeConfirmed
+Cancelled = Account.EmailChangeCancelled
+InfoChanged = Account.InfoChanged
 
 
 def an_account() -> Account:

@@ -11,7 +11,7 @@ from pbx_identity.integration import to_integration
 from pbx_identity.mails import LOW_BALANCE_SUBJECT, low_balance_mail, yen
 
 AT = datetime(2026, 4, 1, 15, 5, tzinfo=UTC)  # 00:05 on 2 April in Japan
-LowBalanceNoticeRequested = Account.LowBalanceNoticeRequested  # type: ignore[attr-defined]
+LowBalanceNoticeRequested = Account.LowBalanceNoticeRequested
 
 
 def an_account() -> Account:

@@ -32,7 +32,7 @@ from pbx_kit.service import decider
 AT = datetime(2026, 5, 20, 10, 0, tzinfo=UTC)
 REVIEW = str(uuid4())
 LOGIN_URL = "https://pbx.example.jp/login"
-Notice = Account.ScreeningDecisionNoticeRequested  # type: ignore[attr-defined]
+Notice = Account.ScreeningDecisionNoticeRequested
 
 
 def an_account() -> Account:
