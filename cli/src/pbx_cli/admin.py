@@ -164,9 +164,9 @@ async def _unused_balance(database_url: str, infra: Infrastructure, day: date) -
 
     from pbx_kit.db import create_pool
     from pbx_wallet.api import unused_balance_report
+    from pbx_wallet.ledger import PostgresLedgerStore
     from pbx_wallet.main import make_application as make_wallet
     from pbx_wallet.projections import LedgerProjection
-    from pbx_wallet.queries import PostgresLedgerStore
 
     app = await anyio.to_thread.run_sync(make_wallet, infra)
     pool = await create_pool(database_url, "wallet")

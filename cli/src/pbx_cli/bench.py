@@ -36,7 +36,7 @@ from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, to_message
 from pbx_events.identity import AccountRegistered
 from pbx_events.inbox import Inbox
-from pbx_events.relay import OutboxRelay, RelaySettings
+from pbx_events.relay import FollowerSettings, OutboxRelay
 from pbx_events.store import ServiceApplication, ensure_schema, postgres_env
 
 
@@ -148,7 +148,7 @@ async def bench_relay(count: int) -> None:
     try:
         await bus.connect()
         await bus.declare_queue(f"{exchange}.sink", ["#"])
-        relay = OutboxRelay(app, "identity", _mapping, bus, RelaySettings(batch_size=batch))
+        relay = OutboxRelay(app, "identity", _mapping, bus, FollowerSettings(batch_size=batch))
         for round_no in range(ROUNDS):
             print(f"round {round_no + 1}: writing {count} events to the log ...")
             for offset in range(0, count, 100):

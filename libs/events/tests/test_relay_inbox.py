@@ -23,7 +23,7 @@ from pbx_events.envelope import Message
 from pbx_events.identity import AccountRegistered
 from pbx_events.inbox import Inbox
 from pbx_events.memory import InMemoryBus
-from pbx_events.relay import OutboxRelay, RelaySettings
+from pbx_events.relay import FollowerSettings, OutboxRelay
 from pbx_events.store import ServiceApplication, ensure_schema, event_meta, postgres_env
 from pbx_kit.testing import Broker, Stack, delete_exchange
 
@@ -107,7 +107,7 @@ class World:
             "identity",
             to_integration,
             self.bus,
-            RelaySettings(poll_interval=0.05, retry_delay=0.05, **settings),
+            FollowerSettings(poll_interval=0.05, retry_delay=0.05, **settings),
         )
 
     async def consume(self, handler: Any, keys: Sequence[str] = ("identity.#",)) -> str:
@@ -398,7 +398,7 @@ async def test_the_relay_is_woken_by_listen_notify_not_by_polling(world: World) 
         "identity",
         to_integration,
         world.bus,
-        RelaySettings(poll_interval=60.0),  # polling alone would take a minute
+        FollowerSettings(poll_interval=60.0),  # polling alone would take a minute
     )
     task = asyncio.create_task(relay.run())
     try:

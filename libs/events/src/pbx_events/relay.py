@@ -37,11 +37,14 @@ PUBLISHED = Counter("pbx_relay_published_total", "Messages published and confirm
 FAILURES = Counter("pbx_relay_failures_total", "Relay batches that failed", ["service"])
 LAG = Gauge("pbx_relay_lag", "Notifications not yet published", ["service"])
 
-Mapping = Callable[[Any], Sequence[IntegrationEvent]]
+#: a service's mapping of its application's domain events to integration events
+EventMapping = Callable[[Any], Sequence[IntegrationEvent]]
 
 
 @dataclass(frozen=True)
-class RelaySettings:
+class FollowerSettings:
+    """How a log follower (the relay, the mailer, a projection) reads and retries."""
+
     batch_size: int = 500
     poll_interval: float = 1.0
     retry_delay: float = 0.5
@@ -60,11 +63,11 @@ class LogFollower(abc.ABC):
         self,
         app: ServiceApplication,
         name: str,
-        settings: RelaySettings | None = None,
+        settings: FollowerSettings | None = None,
     ) -> None:
         self.app = app
         self.name = name
-        self.settings = settings or RelaySettings()
+        self.settings = settings or FollowerSettings()
         self._wake = asyncio.Event()
         self._listener: _Listener | None = None
         self.position = 0
@@ -214,9 +217,9 @@ class OutboxRelay(LogFollower):
         self,
         app: ServiceApplication,
         producer: str,
-        mapping: Mapping,
+        mapping: EventMapping,
         bus: Bus,
-        settings: RelaySettings | None = None,
+        settings: FollowerSettings | None = None,
     ) -> None:
         super().__init__(app, f"relay:{producer}", settings)
         self.producer = producer

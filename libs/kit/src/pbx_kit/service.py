@@ -37,7 +37,7 @@ from pbx_events.bus import Bus, Subscription
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
 from pbx_events.inbox import Decide, Inbox
-from pbx_events.relay import OutboxRelay
+from pbx_events.relay import EventMapping, OutboxRelay
 from pbx_events.store import ServiceApplication, deferred_saves
 from pbx_kit.app import Edge, create_app
 from pbx_kit.auth import TokenVerifier, install_auth
@@ -52,8 +52,6 @@ App = TypeVar("App", bound=ServiceApplication)
 MessageHandler = Callable[[App, Any, Message], object]
 #: queue (without the prefix) → the contracts it takes → their handlers
 ConsumerRoutes = Mapping[str, Mapping[type[IntegrationEvent], MessageHandler[App]]]
-#: the relay's mapping of the application's domain events to integration events
-EventMapping = Callable[[Any], Sequence[IntegrationEvent]]
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pbx_catalog.commands import ChangeProduct
 from pbx_catalog.domain.product import CATEGORIES
 from pbx_catalog.errors import ProductNotFoundError
 from pbx_catalog.images import product_svg
-from pbx_catalog.queries import ProductStore
+from pbx_catalog.read_model import ProductStore
 from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import problem_responses
 

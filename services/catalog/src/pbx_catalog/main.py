@@ -8,8 +8,8 @@ from pbx_catalog import api
 from pbx_catalog.application import CatalogService
 from pbx_catalog.integration import CatalogMapping
 from pbx_catalog.projections import ProductProjection
-from pbx_catalog.queries import MemoryProductStore, PostgresProductStore, ProductStore
-from pbx_events.relay import RelaySettings
+from pbx_catalog.read_model import MemoryProductStore, PostgresProductStore, ProductStore
+from pbx_events.relay import FollowerSettings
 from pbx_kit.runtime import Infrastructure
 from pbx_kit.service import Running, Service
 
@@ -24,7 +24,7 @@ async def setup(service: Running[CatalogService]) -> None:
     pool = service.pool
     store: ProductStore = MemoryProductStore() if pool is None else PostgresProductStore(pool)
     await store.setup()
-    projection = ProductProjection(service.application, store, RelaySettings(batch_size=500))
+    projection = ProductProjection(service.application, store, FollowerSettings(batch_size=500))
     await projection.start()
     await projection.drain()
     service.api.state.product_store = store

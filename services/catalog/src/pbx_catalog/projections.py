@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from pbx_catalog.application import CatalogService
-from pbx_events.relay import LogFollower, RelaySettings
+from pbx_events.relay import FollowerSettings, LogFollower
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ProductProjection(LogFollower):
     """Keeps a ``ProductStore`` (memory or PostgreSQL) current with the catalog log."""
 
     def __init__(
-        self, app: CatalogService, store: Any, settings: RelaySettings | None = None
+        self, app: CatalogService, store: Any, settings: FollowerSettings | None = None
     ) -> None:
         super().__init__(app, "projection:products", settings)
         self.catalog = app

@@ -14,7 +14,7 @@ from pbx_catalog.commands import ChangeProduct
 from pbx_catalog.domain.product import CATEGORIES
 from pbx_catalog.main import build, make_application
 from pbx_catalog.projections import ProductProjection, ProductRow
-from pbx_catalog.queries import MemoryProductStore, PostgresProductStore, ProductStore
+from pbx_catalog.read_model import MemoryProductStore, PostgresProductStore, ProductStore
 from pbx_kit.db import create_pool
 from pbx_kit.host import running
 from pbx_kit.sessions import sessions_queue

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from pbx_events.envelope import stable_event_id
-from pbx_events.relay import LogFollower, RelaySettings
+from pbx_events.relay import FollowerSettings, LogFollower
 from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account
@@ -189,7 +189,7 @@ class IdentityMailer(LogFollower):
         app: IdentityService,
         outbox: MailOutbox,
         login_url: str,
-        settings: RelaySettings | None = None,
+        settings: FollowerSettings | None = None,
         *,
         reset_url: str = "",
         email_confirm_url: str = "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbx_events.relay import RelaySettings
+from pbx_events.relay import FollowerSettings
 from pbx_identity import api, api_account, api_auth, api_email
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
@@ -62,7 +62,7 @@ async def setup(service: Running[IdentityService]) -> None:
         app,
         outbox,
         settings.login_url,
-        RelaySettings(batch_size=20),
+        FollowerSettings(batch_size=20),
         reset_url=settings.password_reset_url,
         email_confirm_url=settings.email_confirm_url,
     )

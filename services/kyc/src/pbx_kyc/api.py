@@ -15,11 +15,11 @@ from pbx_kit.auth import Caller, require_roles
 from pbx_kit.phones import parse_japanese_fixed_line
 from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_kyc import errors
-from pbx_kyc.application import Decide, KycService, UploadDocument
+from pbx_kyc.application import DecideReview, KycService, UploadDocument
 from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.public_urls import check_public_url
-from pbx_kyc.queries import ReviewStore
+from pbx_kyc.read_model import ReviewStore
 from pbx_kyc.scanner import require_clean
 from pbx_kyc.uploads import UploadRefused, inspect, read_limited, safe_filename
 
@@ -408,7 +408,9 @@ def approve_review(review_id: UUID, caller: ReviewerDep, app: KycDep) -> ReviewO
     """Approve (reviewer); valid until the earliest validity of the documents."""
     _reviewable(app, review_id, caller)
     return review_out(
-        app, app.approve_review(Decide(review_id, str(caller.subject_uuid))), for_reviewer=True
+        app,
+        app.approve_review(DecideReview(review_id, str(caller.subject_uuid))),
+        for_reviewer=True,
     )
 
 
@@ -427,7 +429,7 @@ def reject_review(review_id: UUID, body: RejectIn, caller: ReviewerDep, app: Kyc
     return review_out(
         app,
         app.reject_review(
-            Decide(
+            DecideReview(
                 review_id,
                 str(caller.subject_uuid),
                 tuple(body.reasons),

@@ -64,7 +64,7 @@ class UploadDocument:
 
 
 @dataclass(frozen=True)
-class Decide:
+class DecideReview:
     review_id: UUID
     reviewer_id: str
     reasons: tuple[str, ...] = ()
@@ -228,7 +228,7 @@ class KycService(ServiceApplication):
 
         return self._change(review_id, decide)
 
-    def approve_review(self, cmd: Decide) -> KycReview:
+    def approve_review(self, cmd: DecideReview) -> KycReview:
         """Approve: valid until the earliest validity of the documents that made the set."""
         now = self.clock()
 
@@ -241,7 +241,7 @@ class KycService(ServiceApplication):
 
         return self._change(cmd.review_id, decide)
 
-    def reject_review(self, cmd: Decide) -> KycReview:
+    def reject_review(self, cmd: DecideReview) -> KycReview:
         """Reject with reasons for the review and for each document."""
         now = self.clock()
 

@@ -14,7 +14,7 @@ from pbx_kyc.application import KycService, utc_now
 from pbx_kyc.consumers import ROUTES
 from pbx_kyc.integration import KycMapping
 from pbx_kyc.projections import ReviewProjection
-from pbx_kyc.queries import MemoryReviewStore, PostgresReviewStore, ReviewStore
+from pbx_kyc.read_model import MemoryReviewStore, PostgresReviewStore, ReviewStore
 from pbx_kyc.scanner import EicarFakeScanner, Scanner
 from pbx_kyc.settings import KycSettings
 from pbx_kyc.uploads import MAX_UPLOAD_BYTES

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import anyio
 
-from pbx_events.relay import LogFollower, RelaySettings
+from pbx_events.relay import FollowerSettings, LogFollower
 from pbx_kyc.application import KycService
 from pbx_kyc.domain.review import KycReview
 
@@ -46,7 +46,9 @@ class ReviewChange:
 class ReviewProjection(LogFollower):
     """Keeps a ``ReviewStore`` (memory or PostgreSQL) current with the kyc log."""
 
-    def __init__(self, app: KycService, store: Any, settings: RelaySettings | None = None) -> None:
+    def __init__(
+        self, app: KycService, store: Any, settings: FollowerSettings | None = None
+    ) -> None:
         super().__init__(app, "projection:reviews", settings)
         self.kyc = app
         self.store = store

@@ -21,6 +21,7 @@ from pbx_wallet import errors
 from pbx_wallet.application import WalletService
 from pbx_wallet.commands import ReceivePaymentNotice, RequestTopUp, SetLowBalanceThreshold
 from pbx_wallet.domain.wallet import TOP_UP_LIMITS, ChargeState, Wallet
+from pbx_wallet.ledger import LedgerStore, StatementLine
 from pbx_wallet.payments import (
     PAYMENT_WINDOWS,
     SIGNATURE_HEADER,
@@ -28,7 +29,6 @@ from pbx_wallet.payments import (
     StaleSignatureError,
     verify,
 )
-from pbx_wallet.queries import LedgerStore, StatementLine
 
 router = APIRouter(tags=["wallet"])
 JST = ZoneInfo("Asia/Tokyo")

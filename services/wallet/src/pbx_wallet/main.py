@@ -15,9 +15,9 @@ from pbx_wallet.api import PaymentNotificationIn
 from pbx_wallet.application import WalletService, utc_now
 from pbx_wallet.consumers import ROUTES
 from pbx_wallet.integration import WalletMapping
+from pbx_wallet.ledger import LedgerStore, MemoryLedgerStore, PostgresLedgerStore
 from pbx_wallet.payments import SandboxProvider
 from pbx_wallet.projections import LedgerProjection
-from pbx_wallet.queries import LedgerStore, MemoryLedgerStore, PostgresLedgerStore
 from pbx_wallet.scheduler import ChargeExpiry
 from pbx_wallet.settings import WalletSettings
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pbx_events.relay import LogFollower, RelaySettings
+from pbx_events.relay import FollowerSettings, LogFollower
 from pbx_wallet.application import WalletService
 from pbx_wallet.domain.wallet import CUSTOMER_BALANCE, PENDING_CHARGES, Posting, Wallet
 
@@ -158,7 +158,7 @@ class LedgerProjection(LogFollower):
     """Keeps a ``LedgerStore`` (memory or PostgreSQL) current with the wallet log."""
 
     def __init__(
-        self, app: WalletService, store: Any, settings: RelaySettings | None = None
+        self, app: WalletService, store: Any, settings: FollowerSettings | None = None
     ) -> None:
         super().__init__(app, "projection:ledger", settings)
         self.wallets = app

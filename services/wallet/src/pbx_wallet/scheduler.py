@@ -14,7 +14,7 @@ import anyio
 import structlog
 
 from pbx_wallet.application import WalletService
-from pbx_wallet.queries import LedgerStore
+from pbx_wallet.ledger import LedgerStore
 
 log = structlog.get_logger("pbx.wallet.expiry")
 

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from pbx_events.relay import RelaySettings
+from pbx_events.relay import FollowerSettings
 from pbx_kit.problems import RuleViolationError
 from pbx_wallet import errors
 from pbx_wallet.application import WalletService
@@ -56,9 +56,9 @@ from pbx_wallet.domain.wallet import (
     TOP_UP_LIMITS,
     Wallet,
 )
+from pbx_wallet.ledger import MemoryLedgerStore, StatementLine
 from pbx_wallet.payments import PAYMENT_WINDOWS, SandboxProvider, SignedNotification, verify
 from pbx_wallet.projections import LedgerProjection
-from pbx_wallet.queries import MemoryLedgerStore, StatementLine
 from pbx_wallet.scheduler import ChargeExpiry
 
 T = TypeVar("T")
@@ -633,7 +633,7 @@ class WalletMachine(RuleBasedStateMachine):
         if rebuild:
             size = data.draw(st.sampled_from([1, 3, 500]), label="batch size")
             store = MemoryLedgerStore()
-            projection = LedgerProjection(self.app, store, RelaySettings(batch_size=size))
+            projection = LedgerProjection(self.app, store, FollowerSettings(batch_size=size))
             assert self.run(drained(projection, store)) == live
             self.store, self.projection = store, projection
         elif live.position > 0:
