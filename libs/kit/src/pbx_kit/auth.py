@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Protocol, runtime_checkable
 
 import anyio
+import httpx
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -535,21 +536,12 @@ _MAX_JWKS_BYTES = 1_048_576
 
 
 def fetch_json(url: str, timeout: float = 5.0) -> Any:
-    """GET ``url`` and decode its JSON (httpx when installed, else urllib)."""
+    """GET ``url`` and decode its JSON (at most ``_MAX_JWKS_BYTES``)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("JWKS URL must be http(s)")
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is installed wherever tests run
-        import urllib.request
-
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(_MAX_JWKS_BYTES + 1)
-    else:
-        response = httpx.get(url, timeout=timeout, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        body = response.content
+    response = httpx.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    response.raise_for_status()
+    body = response.content
     if len(body) > _MAX_JWKS_BYTES:
         raise ValueError("JWKS document too large")
     return json.loads(body)
