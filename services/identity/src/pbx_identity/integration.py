@@ -18,7 +18,8 @@ from pbx_events.identity import (
     ShippingAddressChanged,
 )
 from pbx_identity.application import IdentityService
-from pbx_identity.domain.account import Account, contractor_address
+from pbx_identity.domain.account import Account
+from pbx_identity.domain.address import Address as DomainAddress
 from pbx_identity.domain.staff import StaffMember
 
 #: why the sessions ended, as SessionsEnded says it (PasswordChanged.reason → reason)
@@ -26,14 +27,15 @@ _PASSWORD_REASONS = {"reset": "password_reset"}
 
 
 def _address(fields: dict[str, Any]) -> Address:
-    return Address(**{k: fields[k] for k in Address.model_fields})
+    """The event's address as the contract carries it (the same nine fields)."""
+    return Address(**DomainAddress.of(fields).as_dict())
 
 
 def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
     account_id: UUID = domain_event.originator_id
     if isinstance(domain_event, Account.Registered):
         own = domain_event.shipping_address
-        address = own if own is not None else contractor_address(domain_event.contractor)
+        address = own if own is not None else domain_event.contractor
         return [
             AccountRegistered(
                 account_id=account_id,

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from pbx_identity.domain.address import Address
 from pbx_identity.domain.email_change import (
     CANCEL_REASONS,
     EmailChangeAlreadyConfirmedError,
@@ -158,7 +159,7 @@ class Account(Aggregate):
             )
             if self.shipping_address is None and self.effective_shipping_address != shipping_before:
                 # devices go to the contractor's address, which just moved
-                self._shipping_address_changed(None, self.effective_shipping_address)
+                self._shipping_address_changed(None, self.effective_shipping_address.as_dict())
 
     class InfoChanged(Aggregate.Event):
         contractor: dict[str, Any]
@@ -280,12 +281,10 @@ class Account(Aggregate):
     def change_shipping_address(self, shipping_address: dict[str, Any] | None) -> None:
         """Change where devices are sent (None: the contractor's address)."""
         if shipping_address != self.shipping_address:
-            effective = (
-                dict(shipping_address)
-                if shipping_address is not None
-                else contractor_address(self.contractor)
+            effective = Address.of(
+                shipping_address if shipping_address is not None else self.contractor
             )
-            self._shipping_address_changed(shipping_address, effective)
+            self._shipping_address_changed(shipping_address, effective.as_dict())
 
     class ShippingAddressChanged(Aggregate.Event):
         shipping_address: dict[str, Any] | None
@@ -298,11 +297,11 @@ class Account(Aggregate):
         self.shipping_address = shipping_address
 
     @property
-    def effective_shipping_address(self) -> dict[str, Any]:
+    def effective_shipping_address(self) -> Address:
         """Where devices go: the own shipping address, or the contractor's."""
-        if self.shipping_address is not None:
-            return dict(self.shipping_address)
-        return contractor_address(self.contractor)
+        return Address.of(
+            self.shipping_address if self.shipping_address is not None else self.contractor
+        )
 
     # -- circles ---------------------------------------------------------------
 
@@ -449,14 +448,6 @@ class Account(Aggregate):
 
 #: what a screening decision notice tells the customer
 SCREENING_DECISIONS = ("approved", "rejected")
-
-
-def contractor_address(c: dict[str, Any]) -> dict[str, Any]:
-    """The contractor's name, address and phone, as a shipping address."""
-    keys = ("name", "name_kana", "postal_code", "prefecture_code", "city", "city_kana")
-    address = {k: c[k] for k in keys}
-    address.update(street=c["street"], street_kana=c["street_kana"], phone_e164=c["phone_e164"])
-    return address
 
 
 class EmailClaim(Aggregate):
