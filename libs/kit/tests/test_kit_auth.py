@@ -43,12 +43,12 @@ from pbx_kit.auth import (
     OptionalCaller,
     SigningKey,
     StaticKeySource,
-    TokenIssuer,
     TokenVerifier,
     install_auth,
     require_roles,
 )
 from pbx_kit.problems import TYPE_BASE
+from pbx_kit.testing_tokens import TokenMinter
 
 PROBLEM = "application/problem+json"
 ACCOUNT = "0b6f4a36-6a1e-4a57-9d44-3a1c5b2f9e10"
@@ -124,8 +124,8 @@ def ring() -> KeyRing:
 
 
 @pytest.fixture
-def issuer(ring: KeyRing) -> TokenIssuer:
-    return TokenIssuer(ring)
+def issuer(ring: KeyRing) -> TokenMinter:
+    return TokenMinter(ring)
 
 
 REVOKED_BELOW = 2  # the revocation hook refuses tokens with ver < 2 for REVOKED_SUBJECT
@@ -203,7 +203,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 def test_round_trip_carries_every_claim_and_the_kid(
-    ring: KeyRing, issuer: TokenIssuer, verifier: TokenVerifier
+    ring: KeyRing, issuer: TokenMinter, verifier: TokenVerifier
 ) -> None:
     now = datetime.now(UTC)
     token = issuer.issue(ACCOUNT, ["customer", "auditor"], token_version=3, now=now)
@@ -233,28 +233,8 @@ def test_round_trip_carries_every_claim_and_the_kid(
     assert verifier.verify(issuer.issue(ACCOUNT, ["customer"])).token_id != caller.token_id
 
 
-def test_issuer_refuses_long_ttls_unknown_roles_and_reserved_extras(ring: KeyRing) -> None:
-    with pytest.raises(ValueError, match="ttl"):
-        TokenIssuer(ring, ttl=ACCESS_TOKEN_TTL + 1)
-    issuer = TokenIssuer(ring, ttl=60)
-    claims = jwt.decode(issuer.issue(ACCOUNT, ["admin"]), options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == 60
-    with pytest.raises(ValueError, match="roles"):
-        issuer.issue(ACCOUNT, ["root"])
-    with pytest.raises(ValueError, match="role"):
-        issuer.issue(ACCOUNT, [])
-    with pytest.raises(TypeError):
-        issuer.issue(ACCOUNT, "admin")
-    with pytest.raises(ValueError, match="roles"):
-        issuer.issue(ACCOUNT, ["customer"], extra={"roles": ["admin"]})
-    with pytest.raises(ValueError, match="subject"):
-        issuer.issue("", ["customer"])
-    token = issuer.issue(ACCOUNT, ["customer"], extra={"sid": "abc"})
-    assert jwt.decode(token, options={"verify_signature": False})["sid"] == "abc"
-
-
 def test_subject_uuid_of_a_non_uuid_subject_is_an_invalid_token(
-    ring: KeyRing, issuer: TokenIssuer, verifier: TokenVerifier
+    ring: KeyRing, issuer: TokenMinter, verifier: TokenVerifier
 ) -> None:
     caller = verifier.verify(issuer.issue("staff-7", ["reviewer"]))
     with pytest.raises(InvalidTokenError):
@@ -263,15 +243,15 @@ def test_subject_uuid_of_a_non_uuid_subject_is_an_invalid_token(
 
 # --- the negative suite ------------------------------------------------------------------
 
-Forge = Callable[[KeyRing, TokenIssuer], str]
+Forge = Callable[[KeyRing, TokenMinter], str]
 
 
-def _alg_none(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _alg_none(ring: KeyRing, issuer: TokenMinter) -> str:
     head = segment({"alg": "none", "typ": "at+jwt", "kid": ring.current.kid})
     return f"{head}.{segment(good_claims(roles=['admin']))}."
 
 
-def _alg_none_with_signature(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _alg_none_with_signature(ring: KeyRing, issuer: TokenMinter) -> str:
     token = issuer.issue(ACCOUNT, ["customer"])
     _, body, sig = token.split(".")
     return f"{segment({'alg': 'none', 'typ': 'at+jwt', 'kid': ring.current.kid})}.{body}.{sig}"
@@ -283,12 +263,12 @@ def _public_pem(ring: KeyRing) -> bytes:
     )
 
 
-def _hs256_public_pem(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _hs256_public_pem(ring: KeyRing, issuer: TokenMinter) -> str:
     header = {"alg": "HS256", "typ": "at+jwt", "kid": ring.current.kid}
     return hs256(_public_pem(ring), header, good_claims(roles=["admin"]))
 
 
-def _hs256_public_raw(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _hs256_public_raw(ring: KeyRing, issuer: TokenMinter) -> str:
     raw = ring.current.public_key.public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
@@ -296,25 +276,25 @@ def _hs256_public_raw(ring: KeyRing, issuer: TokenIssuer) -> str:
     return hs256(raw, header, good_claims(roles=["admin"]))
 
 
-def _hs256_public_jwk_x(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _hs256_public_jwk_x(ring: KeyRing, issuer: TokenMinter) -> str:
     header = {"alg": "HS256", "typ": "at+jwt", "kid": ring.current.kid}
     return hs256(ring.current.public_jwk()["x"].encode(), header, good_claims(roles=["admin"]))
 
 
-def _es256_header(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _es256_header(ring: KeyRing, issuer: TokenMinter) -> str:
     # a valid EdDSA signature, but the header claims another algorithm
     return sign(ring.current, good_claims(), alg="ES256")
 
 
-def _tampered_signature(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _tampered_signature(ring: KeyRing, issuer: TokenMinter) -> str:
     return flip_signature_bit(issuer.issue(ACCOUNT, ["customer"]))
 
 
-def _tampered_payload(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _tampered_payload(ring: KeyRing, issuer: TokenMinter) -> str:
     return swap_payload(issuer.issue(ACCOUNT, ["customer"]), roles=["admin"])
 
 
-def _tampered_header(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _tampered_header(ring: KeyRing, issuer: TokenMinter) -> str:
     token = issuer.issue(ACCOUNT, ["customer"])
     head, body, sig = token.split(".")
     header = json.loads(unb64(head))
@@ -322,68 +302,68 @@ def _tampered_header(ring: KeyRing, issuer: TokenIssuer) -> str:
     return f"{segment(header)}.{body}.{sig}"
 
 
-def _expired(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _expired(ring: KeyRing, issuer: TokenMinter) -> str:
     return issuer.issue(ACCOUNT, ["customer"], now=datetime.now(UTC) - timedelta(seconds=910))
 
 
-def _nbf_future(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _nbf_future(ring: KeyRing, issuer: TokenMinter) -> str:
     now = int(datetime.now(UTC).timestamp())
     return sign(ring.current, good_claims(nbf=now + 120))
 
 
-def _issued_in_future(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _issued_in_future(ring: KeyRing, issuer: TokenMinter) -> str:
     return issuer.issue(ACCOUNT, ["customer"], now=datetime.now(UTC) + timedelta(minutes=5))
 
 
-def _wrong_aud(ring: KeyRing, issuer: TokenIssuer) -> str:
-    return TokenIssuer(ring, audience="other-system").issue(ACCOUNT, ["customer"])
+def _wrong_aud(ring: KeyRing, issuer: TokenMinter) -> str:
+    return TokenMinter(ring, audience="other-system").issue(ACCOUNT, ["customer"])
 
 
-def _aud_list(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _aud_list(ring: KeyRing, issuer: TokenMinter) -> str:
     return sign(ring.current, good_claims(aud=[AUDIENCE, "other-system"]))
 
 
-def _wrong_iss(ring: KeyRing, issuer: TokenIssuer) -> str:
-    return TokenIssuer(ring, issuer="evil-identity").issue(ACCOUNT, ["customer"])
+def _wrong_iss(ring: KeyRing, issuer: TokenMinter) -> str:
+    return TokenMinter(ring, issuer="evil-identity").issue(ACCOUNT, ["customer"])
 
 
-def _unknown_kid(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _unknown_kid(ring: KeyRing, issuer: TokenMinter) -> str:
     return sign(ring.current, good_claims(), kid="no-such-key")
 
 
-def _missing_kid(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _missing_kid(ring: KeyRing, issuer: TokenMinter) -> str:
     return sign(ring.current, good_claims(), kid=None)
 
 
-def _foreign_key_same_kid(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _foreign_key_same_kid(ring: KeyRing, issuer: TokenMinter) -> str:
     other = SigningKey.generate()
     return sign(other, good_claims(roles=["admin"]), kid=ring.current.kid)
 
 
-def _foreign_key_own_kid(ring: KeyRing, issuer: TokenIssuer) -> str:
-    return TokenIssuer(KeyRing.generate()).issue(ACCOUNT, ["admin"])
+def _foreign_key_own_kid(ring: KeyRing, issuer: TokenMinter) -> str:
+    return TokenMinter(KeyRing.generate()).issue(ACCOUNT, ["admin"])
 
 
-def _revoked(ring: KeyRing, issuer: TokenIssuer) -> str:
+def _revoked(ring: KeyRing, issuer: TokenMinter) -> str:
     return issuer.issue(REVOKED_SUBJECT, ["customer"], token_version=REVOKED_BELOW - 1)
 
 
 def _missing(claim: str) -> Forge:
-    def forge(ring: KeyRing, issuer: TokenIssuer) -> str:
+    def forge(ring: KeyRing, issuer: TokenMinter) -> str:
         return sign(ring.current, good_claims(**{claim: None}))
 
     return forge
 
 
 def _claims(**changes: Any) -> Forge:
-    def forge(ring: KeyRing, issuer: TokenIssuer) -> str:
+    def forge(ring: KeyRing, issuer: TokenMinter) -> str:
         return sign(ring.current, good_claims(**changes))
 
     return forge
 
 
 def _header(**changes: Any) -> Forge:
-    def forge(ring: KeyRing, issuer: TokenIssuer) -> str:
+    def forge(ring: KeyRing, issuer: TokenMinter) -> str:
         return sign(ring.current, good_claims(), **changes)
 
     return forge
@@ -453,7 +433,7 @@ NEGATIVE: dict[str, Forge] = {
 async def test_negative_suite_is_refused_by_the_verifier_and_over_http(
     forge: Forge,
     ring: KeyRing,
-    issuer: TokenIssuer,
+    issuer: TokenMinter,
     verifier: TokenVerifier,
     client: httpx.AsyncClient,
 ) -> None:
@@ -478,7 +458,7 @@ async def test_negative_suite_is_refused_by_the_verifier_and_over_http(
 
 
 async def test_the_good_token_passes_the_same_route(
-    issuer: TokenIssuer, client: httpx.AsyncClient
+    issuer: TokenMinter, client: httpx.AsyncClient
 ) -> None:
     # the control for the negative suite: the route works with a good token
     response = await client.get("/me", headers=bearer(issuer.issue(ACCOUNT, ["customer"])))
@@ -487,7 +467,7 @@ async def test_the_good_token_passes_the_same_route(
 
 
 async def test_revocation_hook_refuses_only_tokens_it_names(
-    issuer: TokenIssuer, verifier: TokenVerifier, client: httpx.AsyncClient
+    issuer: TokenMinter, verifier: TokenVerifier, client: httpx.AsyncClient
 ) -> None:
     old = issuer.issue(REVOKED_SUBJECT, ["customer"], token_version=REVOKED_BELOW - 1)
     new = issuer.issue(REVOKED_SUBJECT, ["customer"], token_version=REVOKED_BELOW)
@@ -499,7 +479,7 @@ async def test_revocation_hook_refuses_only_tokens_it_names(
 
 
 def test_leeway_allows_a_little_clock_skew_and_no_more(ring: KeyRing) -> None:
-    issuer = TokenIssuer(ring)
+    issuer = TokenMinter(ring)
     verifier = TokenVerifier(StaticKeySource(ring), leeway=5)
     now = datetime.now(UTC)
     # expired 2 s ago: inside the leeway
@@ -531,14 +511,14 @@ async def test_malformed_header_is_401_unauthorized(value: str, client: httpx.As
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_scheme_is_case_insensitive(issuer: TokenIssuer, client: httpx.AsyncClient) -> None:
+async def test_scheme_is_case_insensitive(issuer: TokenMinter, client: httpx.AsyncClient) -> None:
     token = issuer.issue(ACCOUNT, ["customer"])
     response = await client.get("/me", headers={"Authorization": f"bearer {token}"})
     assert response.status_code == 200
 
 
 async def test_two_authorization_headers_are_refused(
-    issuer: TokenIssuer, client: httpx.AsyncClient
+    issuer: TokenMinter, client: httpx.AsyncClient
 ) -> None:
     token = issuer.issue(ACCOUNT, ["customer"])
     headers = [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer other")]
@@ -546,7 +526,7 @@ async def test_two_authorization_headers_are_refused(
     assert_problem(response, 401, "unauthorized")
 
 
-async def test_optional_caller(issuer: TokenIssuer, client: httpx.AsyncClient) -> None:
+async def test_optional_caller(issuer: TokenMinter, client: httpx.AsyncClient) -> None:
     assert (await client.get("/maybe")).json() == {"subject": None}
     token = issuer.issue(ACCOUNT, ["customer"])
     assert (await client.get("/maybe", headers=bearer(token))).json() == {"subject": ACCOUNT}
@@ -558,7 +538,7 @@ async def test_optional_caller(issuer: TokenIssuer, client: httpx.AsyncClient) -
 # --- roles ---------------------------------------------------------------------------
 
 
-async def test_require_roles(issuer: TokenIssuer, client: httpx.AsyncClient) -> None:
+async def test_require_roles(issuer: TokenMinter, client: httpx.AsyncClient) -> None:
     customer = issuer.issue(ACCOUNT, ["customer"])
     reviewer = issuer.issue("staff-1", ["reviewer"])
     admin = issuer.issue("staff-2", ["admin"])
@@ -613,7 +593,7 @@ def test_public_jwk_is_an_okp_ed25519_signing_key(ring: KeyRing) -> None:
 
 def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(tmp_path: Path) -> None:
     ring = KeyRing.load_or_create(tmp_path)
-    issuer = TokenIssuer(ring)
+    issuer = TokenMinter(ring)
     verifier = TokenVerifier(StaticKeySource(ring))
     old_kid = ring.current.kid
     old_token = issuer.issue(ACCOUNT, ["customer"])
@@ -653,7 +633,7 @@ def test_load_or_create_is_stable_and_private(tmp_path: Path) -> None:
     assert len(list(directory.glob("jwt-*.pem"))) == 2
     assert not list(directory.glob("*.tmp"))
     # a token from the first ring verifies with the second (same keys on disk)
-    token = TokenIssuer(first).issue(ACCOUNT, ["customer"])
+    token = TokenMinter(first).issue(ACCOUNT, ["customer"])
     assert TokenVerifier(StaticKeySource(KeyRing.load_or_create(directory))).verify(token)
 
 
@@ -685,7 +665,7 @@ def test_from_pems_reads_settings_text(tmp_path: Path) -> None:
     ]
     plain = KeyRing.from_pems(bare)
     assert [k.kid for k in plain.keys] == [k.kid for k in ring.keys]
-    token = TokenIssuer(ring).issue(ACCOUNT, ["customer"])
+    token = TokenMinter(ring).issue(ACCOUNT, ["customer"])
     assert TokenVerifier(StaticKeySource(plain)).verify(token).subject == ACCOUNT
     with pytest.raises(ValueError, match="PEM"):
         KeyRing.from_pems(["not a key"])
@@ -693,7 +673,7 @@ def test_from_pems_reads_settings_text(tmp_path: Path) -> None:
         KeyRing.from_pems([bare[0], bare[0]])
 
 
-def test_static_source_from_a_mapping(ring: KeyRing, issuer: TokenIssuer) -> None:
+def test_static_source_from_a_mapping(ring: KeyRing, issuer: TokenMinter) -> None:
     token = issuer.issue(ACCOUNT, ["customer"])
     assert TokenVerifier(StaticKeySource(ring.public_keys())).verify(token)
     with pytest.raises(InvalidTokenError):
@@ -732,7 +712,7 @@ def jwks_source(fake: FakeJwks) -> JwksKeySource:
 def test_jwks_source_caches_and_refetches_on_rotation(ring: KeyRing) -> None:
     fake = FakeJwks(ring)
     verifier = TokenVerifier(jwks_source(fake))
-    issuer = TokenIssuer(ring)
+    issuer = TokenMinter(ring)
 
     for _ in range(5):
         verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
@@ -751,7 +731,7 @@ def test_jwks_source_caches_and_refetches_on_rotation(ring: KeyRing) -> None:
 def test_unknown_kids_refetch_at_most_once_per_30_seconds(ring: KeyRing) -> None:
     fake = FakeJwks(ring)
     verifier = TokenVerifier(jwks_source(fake))
-    verifier.verify(TokenIssuer(ring).issue(ACCOUNT, ["customer"]))
+    verifier.verify(TokenMinter(ring).issue(ACCOUNT, ["customer"]))
     fake.now += 31
     for i in range(20):
         with pytest.raises(InvalidTokenError):
@@ -767,7 +747,7 @@ def test_unknown_kids_refetch_at_most_once_per_30_seconds(ring: KeyRing) -> None
 def test_jwks_outage_keeps_known_keys_and_is_503_without_any(ring: KeyRing) -> None:
     fake = FakeJwks(ring)
     verifier = TokenVerifier(jwks_source(fake))
-    token = TokenIssuer(ring).issue(ACCOUNT, ["customer"])
+    token = TokenMinter(ring).issue(ACCOUNT, ["customer"])
     verifier.verify(token)
     fake.down = True
     fake.now += 400  # due for a refresh, which fails: the cached keys still verify
@@ -780,7 +760,7 @@ def test_jwks_outage_keeps_known_keys_and_is_503_without_any(ring: KeyRing) -> N
     assert caught.value.status == 503
 
 
-def test_jwks_source_skips_keys_it_cannot_use(ring: KeyRing, issuer: TokenIssuer) -> None:
+def test_jwks_source_skips_keys_it_cannot_use(ring: KeyRing, issuer: TokenMinter) -> None:
     document = {
         "keys": [
             {"kty": "RSA", "kid": "rsa", "n": "AQAB", "e": "AQAB"},
@@ -826,7 +806,7 @@ def identity_server(ring: KeyRing) -> Iterator[str]:
 
 
 def test_jwks_fetched_over_http_from_a_fastapi_identity(
-    ring: KeyRing, issuer: TokenIssuer, identity_server: str
+    ring: KeyRing, issuer: TokenMinter, identity_server: str
 ) -> None:
     # the real fetch (httpx); no 30 s wait between unknown-kid refetches in this test
     verifier = TokenVerifier(JwksKeySource(identity_server, unknown_kid_interval=0))
@@ -839,7 +819,7 @@ def test_jwks_fetched_over_http_from_a_fastapi_identity(
     assert verifier.verify(old).roles == {"admin"}
 
 
-def test_unreachable_jwks_url_is_503_not_500(ring: KeyRing, issuer: TokenIssuer) -> None:
+def test_unreachable_jwks_url_is_503_not_500(ring: KeyRing, issuer: TokenMinter) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -12,10 +12,10 @@ from pbx_kit.auth import (
     CurrentCaller,
     KeyRing,
     StaticKeySource,
-    TokenIssuer,
     TokenVerifier,
     install_auth,
 )
+from pbx_kit.testing_tokens import TokenMinter
 
 counter = itertools.count(1)
 router = APIRouter()
@@ -26,11 +26,11 @@ def place(caller: CurrentCaller) -> dict[str, object]:
     return {"run": next(counter), "by": caller.subject}
 
 
-def app_and_issuer() -> tuple[object, TokenIssuer]:
+def app_and_issuer() -> tuple[object, TokenMinter]:
     ring = KeyRing.generate()
     app = create_app("testsvc", title="t", routers=[router])
     install_auth(app, TokenVerifier(StaticKeySource(ring)))
-    return app, TokenIssuer(ring)
+    return app, TokenMinter(ring)
 
 
 async def test_a_new_token_of_the_same_caller_replays_the_first_response() -> None:

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from pbx_catalog.main import build
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
+from pbx_kit.testing_tokens import TokenMinter
 
 INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-catalog-")))
 RUNTIME = build(INFRA)
 schema, logged_in = fuzz_schemas(RUNTIME.api)
 ADMIN = {
-    "Authorization": "Bearer " + TokenIssuer(INFRA.key_ring()).issue(str(uuid.uuid4()), ["admin"])
+    "Authorization": "Bearer " + TokenMinter(INFRA.key_ring()).issue(str(uuid.uuid4()), ["admin"])
 }
 #: a schema-valid body can still meet a taken SKU or a stale version (409): correct
 EXCLUDED = [positive_data_acceptance]
@@ -35,7 +35,7 @@ FUZZ = settings(
 @pytest.fixture(scope="module", autouse=True)
 def catalog_running() -> Iterator[None]:
     with services_in_background(INFRA, [RUNTIME]):
-        token = TokenIssuer(INFRA.key_ring()).issue(str(uuid.uuid4()), ["admin"])
+        token = TokenMinter(INFRA.key_ring()).issue(str(uuid.uuid4()), ["admin"])
         ADMIN["Authorization"] = f"Bearer {token}"
         yield
 

@@ -16,10 +16,10 @@ from pbx_catalog.application import seed_data
 from pbx_catalog.main import build
 from pbx_events.bus import Delivery
 from pbx_events.envelope import Message
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.host import running
 from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kit.testing_tokens import TokenMinter
 
 
 class Shop:
@@ -28,7 +28,7 @@ class Shop:
         self.infra = infra
         self.runtime = runtime
         self.seen: list[Message] = []
-        self.issuer = TokenIssuer(infra.key_ring())
+        self.issuer = TokenMinter(infra.key_ring())
 
     @property
     def app(self) -> Any:

@@ -36,7 +36,7 @@ from pbx_identity.errors import (
     InvalidResetTokenError,
 )
 from pbx_identity.link_tokens import LinkTokens
-from pbx_kit.auth import TokenIssuer
+from pbx_identity.tokens import TokenIssuer
 
 REFRESH_TTL = timedelta(days=30)
 RESET_TTL = timedelta(minutes=30)

@@ -21,8 +21,8 @@ from pbx_identity.commands import RegisterAccount
 from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
 from pbx_identity.errors import EmailTakenError, LoginIdExhaustedError
 from pbx_identity.link_tokens import LinkTokens
+from pbx_identity.tokens import TokenIssuer
 from pbx_identity.validation.email import email_domain_class
-from pbx_kit.auth import TokenIssuer
 
 LOGIN_ID_PREFIX = "PBX"
 LOGIN_ID_DIGITS = 8

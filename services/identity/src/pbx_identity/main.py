@@ -10,7 +10,8 @@ from pbx_identity.consumers import ROUTES
 from pbx_identity.integration import IdentityMapping
 from pbx_identity.mails import IdentityMailer
 from pbx_identity.throttle import LoginThrottle, MemoryFailureStore, PostgresFailureStore
-from pbx_kit.auth import Caller, StaticKeySource, TokenIssuer, TokenVerifier
+from pbx_identity.tokens import TokenIssuer
+from pbx_kit.auth import Caller, StaticKeySource, TokenVerifier
 from pbx_kit.mail_sender import wire_mail_outbox
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 from pbx_kit.service import Running, Service

@@ -17,8 +17,8 @@ from PIL import Image
 
 from pbx_events.envelope import Message, to_message
 from pbx_events.identity import AccountRegistered
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import Stack, serving
+from pbx_kit.testing_tokens import TokenMinter
 from pbx_kyc.consumers import ACCOUNTS_QUEUE
 from pbx_kyc.main import build
 
@@ -44,7 +44,7 @@ class Screening:
         self.runtime = runtime
         self.clock = clock
         self.seen: list[Message] = []
-        self.issuer = TokenIssuer(infra.key_ring())
+        self.issuer = TokenMinter(infra.key_ring())
         self._position = 0
 
     @property

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
+from pbx_kit.testing_tokens import TokenMinter
 from pbx_kyc.application import OpenReview
 from pbx_kyc.main import build
 
@@ -37,7 +37,7 @@ FUZZ = settings(
 
 
 def bearer(subject: uuid.UUID, role: str) -> dict[str, str]:
-    token = TokenIssuer(INFRA.key_ring()).issue(str(subject), [role])
+    token = TokenMinter(INFRA.key_ring()).issue(str(subject), [role])
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -16,8 +16,8 @@ from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, to_message
 from pbx_events.fulfillment import DebitRequested, RefundRequested
 from pbx_events.identity import AccountRegistered
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.testing import Stack, serving
+from pbx_kit.testing_tokens import TokenMinter
 from pbx_wallet.consumers import ACCOUNTS_QUEUE, ORDERS_QUEUE
 from pbx_wallet.main import build
 from pbx_wallet.payments import SandboxProvider, sign
@@ -47,7 +47,7 @@ class Wallets:
         self.runtime = runtime
         self.clock = clock
         self.seen: list[Message] = []
-        self.issuer = TokenIssuer(infra.key_ring())
+        self.issuer = TokenMinter(infra.key_ring())
         self._position = 10_000
 
     @property

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from pbx_kit.auth import TokenIssuer
 from pbx_kit.problems import Problem
 from pbx_kit.testing import fuzz_schemas, memory_infrastructure, services_in_background
+from pbx_kit.testing_tokens import TokenMinter
 from pbx_wallet.api import NotificationOut
 from pbx_wallet.commands import RequestTopUp
 from pbx_wallet.main import build
@@ -51,7 +51,7 @@ FUZZ = settings(
 
 
 def bearer(role: str) -> dict[str, str]:
-    token = TokenIssuer(INFRA.key_ring()).issue(str(uuid.uuid4()), [role])
+    token = TokenMinter(INFRA.key_ring()).issue(str(uuid.uuid4()), [role])
     return {"Authorization": f"Bearer {token}"}
 
 

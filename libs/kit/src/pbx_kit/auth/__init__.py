@@ -1,11 +1,11 @@
 """Access tokens: identity signs short-lived EdDSA JWTs, every service verifies them locally.
 
 Identity keeps a :class:`KeyRing` of Ed25519 keys (the newest signs, all verify, so
-keys can be rotated without logging anyone out), issues tokens with
-:class:`TokenIssuer` and serves :meth:`KeyRing.jwks` at ``/.well-known/jwks.json``.
-Every other service verifies with a :class:`TokenVerifier` whose keys come from a
-:class:`JwksKeySource` (identity's JWKS over HTTP) or a :class:`StaticKeySource`
-(the ring itself, in the embedded default).
+keys can be rotated without logging anyone out), issues tokens with its own
+``TokenIssuer`` (``pbx_identity.tokens``) and serves :meth:`KeyRing.jwks` at
+``/.well-known/jwks.json``. Every other service verifies with a :class:`TokenVerifier`
+whose keys come from a :class:`JwksKeySource` (identity's JWKS over HTTP) or a
+:class:`StaticKeySource` (the ring itself, in the embedded default).
 
 Routes get the caller with the ``CurrentCaller`` / ``OptionalCaller`` dependencies
 or ``require_roles(...)``; every refusal is problem+json through the DomainError
@@ -41,7 +41,6 @@ from pbx_kit.auth.errors import (
     InvalidTokenError,
     UnauthorizedError,
 )
-from pbx_kit.auth.issuing import TokenIssuer
 from pbx_kit.auth.keys import KeyRing, SigningKey, key_id, parse_jwks, public_jwk
 from pbx_kit.auth.verification import (
     JwksKeySource,
@@ -72,7 +71,6 @@ __all__ = [
     "RefreshingKeySource",
     "SigningKey",
     "StaticKeySource",
-    "TokenIssuer",
     "TokenVerifier",
     "UnauthorizedError",
     "bearer_scheme",

@@ -1,4 +1,4 @@
-"""Signing access tokens with the ring's current key."""
+"""Identity issues the access tokens (short-lived EdDSA JWTs); the kit verifies them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from pbx_kit.auth import KeyRing
 from pbx_kit.auth.claims import (
     ACCESS_TOKEN_TTL,
     ALGORITHM,
@@ -18,11 +19,10 @@ from pbx_kit.auth.claims import (
     TOKEN_TYPE,
     check_roles,
 )
-from pbx_kit.auth.keys import KeyRing
 
 
 class TokenIssuer:
-    """Signs access tokens with the ring's current key (identity only)."""
+    """Signs access tokens with the ring's current key; every service verifies them."""
 
     def __init__(
         self,
