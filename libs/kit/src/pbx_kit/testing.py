@@ -31,6 +31,29 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_logging("INFO")
 
 
+#: fixtures that reach the real servers
+INFRA_FIXTURES = frozenset({"database_url", "fresh_database_url", "amqp_url", "amqp_broker"})
+#: the values of a fixture's parameter that choose the real servers (the stack, a bus, a store)
+INFRA_PARAMS = frozenset({"real", "postgres", "amqp"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``infra`` every test on the real servers (before ``-m`` selects), so
+    ``-m "not infra"`` is the fast tier alone: a test that takes one of their fixtures, or
+    a fixture's real parameter (``stack_kind="real"``, a Postgres store, the AMQP bus)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.items() if callspec is not None else ()
+        real = any(
+            name in names and isinstance(value, str) and value in INFRA_PARAMS
+            for name, value in params
+        )
+        if real or names & INFRA_FIXTURES:
+            item.add_marker(pytest.mark.infra)
+
+
 def infra_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "") not in ("", "0", "false", "no")
 
@@ -140,7 +163,7 @@ class Stack:
     database_url: str | None
 
 
-@pytest.fixture(params=["memory", "real"])
+@pytest.fixture(params=["memory", pytest.param("real", marks=pytest.mark.infra)])
 def stack_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
