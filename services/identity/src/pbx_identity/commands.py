@@ -98,7 +98,7 @@ class RequestScreeningDecisionNotice:
     account_id: UUID
     #: the kyc event's id: the same event is noted once
     notice_id: str
-    decision: str  # "approved" | "rejected"
+    decision: str  # "approved" | "rejected" | "expired"
     review_id: UUID
     revision: int
     decided_at: datetime

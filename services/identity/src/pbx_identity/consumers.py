@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 
 from pbx_events.envelope import Message
-from pbx_events.kyc import KycApproved, KycRejected
+from pbx_events.kyc import KycApproved, KycExpired, KycRejected
 from pbx_events.wallet import WalletBalanceLow
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import RequestLowBalanceNotice, RequestScreeningDecisionNotice
@@ -80,6 +80,22 @@ def on_kyc_rejected(app: IdentityService, event: KycRejected, message: Message) 
     )
 
 
+def on_kyc_expired(app: IdentityService, event: KycExpired, message: Message) -> None:
+    """The account's approval ended: the customer gets a mail asking to resubmit."""
+    _notify_decision(
+        app,
+        message,
+        RequestScreeningDecisionNotice(
+            account_id=event.account_id,
+            notice_id=message.message_id,
+            decision="expired",
+            review_id=event.review_id,
+            revision=event.revision,
+            decided_at=event.expired_at,
+        ),
+    )
+
+
 def _notify_decision(
     app: IdentityService, message: Message, command: RequestScreeningDecisionNotice
 ) -> None:
@@ -97,5 +113,9 @@ def _notify_decision(
 
 ROUTES: ConsumerRoutes[IdentityService] = {
     WALLET_NOTICES: {WalletBalanceLow: on_wallet_balance_low},
-    KYC_DECISIONS: {KycApproved: on_kyc_approved, KycRejected: on_kyc_rejected},
+    KYC_DECISIONS: {
+        KycApproved: on_kyc_approved,
+        KycRejected: on_kyc_rejected,
+        KycExpired: on_kyc_expired,
+    },
 }

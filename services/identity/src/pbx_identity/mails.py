@@ -177,9 +177,34 @@ def screening_rejected_mail(account: Account, event: Any, login_url: str, messag
     )
 
 
+SCREENING_EXPIRED_SUBJECT = "【クラウドPBX】審査の有効期限が切れました（再提出のお願い）"
+
+
+def screening_expired_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
+    at = event.decided_at.astimezone(JST)
+    body = (
+        f"{account.contractor['name']} 様\n\n"
+        "いつもクラウドPBXをご利用いただき、誠にありがとうございます。\n"
+        f"ご提出いただいた身分証明書の有効期限が切れたため、{at.year}年{at.month}月{at.day}日"
+        "をもって審査の承認が終了しました。\n\n"
+        "お手数ですが、ログインのうえ"
+        f"{RESUBMIT_WHERE}から有効期限内の書類を提出してください。\n"
+        "あらためて審査いたします。\n"
+        f"ログインURL: {login_url}\n\n"
+        f"再度承認されるまで、{SCREENED_SERVICES}の新たなお申し込みはできません。\n"
+        "本メールは送信専用です。ご不明な点はサポートセンターまでお問い合わせください。\n"
+        "クラウドPBX サポートセンター\n"
+    )
+    return Mail(
+        to=account.email, subject=SCREENING_EXPIRED_SUBJECT, body=body, message_id=message_id
+    )
+
+
 def screening_decision_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
     if event.decision == "approved":
         return screening_approved_mail(account, event, login_url, message_id)
+    if event.decision == "expired":
+        return screening_expired_mail(account, event, login_url, message_id)
     return screening_rejected_mail(account, event, login_url, message_id)
 
 

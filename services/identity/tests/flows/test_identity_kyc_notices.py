@@ -1,7 +1,7 @@
-"""kyc's screening decisions end to end: kyc.KycApproved.v1 / kyc.KycRejected.v1 on the
-bus, one mail to the account's address (kyc holds none), exactly once per event however
-often the message arrives; an unknown account is dropped without blocking the queue, and
-identity publishes nothing for it.
+"""kyc's screening decisions end to end: kyc.KycApproved.v1 / kyc.KycRejected.v1 /
+kyc.KycExpired.v1 on the bus, one mail to the account's address (kyc holds none), exactly
+once per event however often the message arrives; an unknown account is dropped without
+blocking the queue, and identity publishes nothing for it.
 
 Runs on the in-process bus and on real PostgreSQL + RabbitMQ; ``identity_system``
 comes from conftest.py.
@@ -23,8 +23,12 @@ import pbx_identity.consumers
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, to_message
 from pbx_events.inbox import tracking_for
-from pbx_events.kyc import KycApproved, KycRejected
-from pbx_identity.mails import SCREENING_APPROVED_SUBJECT, SCREENING_REJECTED_SUBJECT
+from pbx_events.kyc import KycApproved, KycExpired, KycRejected
+from pbx_identity.mails import (
+    SCREENING_APPROVED_SUBJECT,
+    SCREENING_EXPIRED_SUBJECT,
+    SCREENING_REJECTED_SUBJECT,
+)
 
 #: 19:00 in Japan
 DECIDED_AT = datetime(2026, 5, 20, 10, 0, tzinfo=UTC)
@@ -231,3 +235,30 @@ async def test_a_decision_for_an_unknown_account_is_dropped_and_the_next_one_sti
     assert "有効期限: 2028年5月31日" in mail.get_content()
     assert len(s.mails(subject=SCREENING_APPROVED_SUBJECT)) == 1
     assert await s.infra.bus.dead_letters(decisions_queue()) == []
+
+
+async def test_an_expired_approval_mails_the_customer_once_asking_to_resubmit(
+    identity_system: Any,
+) -> None:
+    s = identity_system
+    account = await s.register()
+    event = KycExpired(
+        account_id=uuid.UUID(account["account_id"]),
+        review_id=uuid.uuid4(),
+        revision=2,
+        expired_at=DECIDED_AT,
+    )
+    message = message_for(event, position=11)
+    await s.infra.bus.publish([message])
+    await s.infra.bus.publish([message])  # delivered twice
+
+    [mail] = await s.wait_for_mail(account["email"], SCREENING_EXPIRED_SUBJECT)
+    body = mail.get_content()
+    assert body.startswith("山田 太郎 様\n"), body
+    assert "2026年5月20日をもって審査の承認が終了しました" in body
+    assert "アカウント情報 → 身分証明書アップロード" in body
+    await until(tracked(s, message), "the expiry was taken")
+    await asyncio.sleep(0.5)
+    assert len(s.mails(account["email"], SCREENING_EXPIRED_SUBJECT)) == 1
+    assert s.mails(subject=SCREENING_APPROVED_SUBJECT) == []
+    assert notices_recorded(s, account["account_id"]) == 1

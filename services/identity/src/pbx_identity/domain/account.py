@@ -413,8 +413,8 @@ class Account(Aggregate):
     ) -> None:
         """The screening (審査) of the account was decided: the customer is to be told by
         mail (kyc holds no address). ``decision`` is "approved" (``valid_until``: ISO date
-        or None for no end) or "rejected" (``reasons``: kyc's reason codes). The same kyc
-        event is noted once."""
+        or None for no end), "rejected" (``reasons``: kyc's reason codes) or "expired"
+        (the approval ended). The same kyc event is noted once."""
         if decision not in SCREENING_DECISIONS:
             raise ValueError(f"unknown screening decision {decision!r}")
         if notice_id == self.last_screening_decision_notice:
@@ -447,7 +447,7 @@ class Account(Aggregate):
 
 
 #: what a screening decision notice tells the customer
-SCREENING_DECISIONS = ("approved", "rejected")
+SCREENING_DECISIONS = ("approved", "rejected", "expired")
 
 
 class EmailClaim(Aggregate):
