@@ -17,6 +17,7 @@ import asyncpg
 
 from pbx_catalog.domain.product import CATEGORIES
 from pbx_catalog.projections import ProductRow
+from pbx_kit.read_models import PostgresReadModel
 
 _CATEGORY_ORDER = {code: i for i, code in enumerate(CATEGORIES)}
 
@@ -105,43 +106,20 @@ class MemoryProductStore:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS {s}.rm_position (
-    name text PRIMARY KEY, position bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.rm_products (
     sku text PRIMARY KEY, category text NOT NULL, status text NOT NULL,
     product jsonb NOT NULL, position bigint NOT NULL);
 """
 
-_NAME = "products"
 
-
-class PostgresProductStore:
+class PostgresProductStore(PostgresReadModel):
     """The product list in the catalog's schema, written in one transaction per batch."""
 
+    name = "products"
+    ddl = _SCHEMA
+
     def __init__(self, pool: asyncpg.Pool, schema: str = "catalog") -> None:
-        self.pool = pool
-        self.s = schema
-
-    async def setup(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.s}"')
-            await conn.execute(_SCHEMA.format(s=f'"{self.s}"'))
-
-    async def position(self) -> int:
-        value = await self.pool.fetchval(
-            f'SELECT position FROM "{self.s}".rm_position WHERE name = $1', _NAME
-        )
-        return int(value or 0)
-
-    async def _locked_position(self, conn: Any) -> int:
-        """The saved position, locked: one writer at a time (batches and rebuilds)."""
-        await conn.execute(
-            f'INSERT INTO "{self.s}".rm_position VALUES ($1, 0) ON CONFLICT DO NOTHING', _NAME
-        )
-        saved = await conn.fetchval(
-            f'SELECT position FROM "{self.s}".rm_position WHERE name = $1 FOR UPDATE', _NAME
-        )
-        return int(saved)
+        super().__init__(pool, schema)
 
     async def _upsert(self, conn: Any, rows: Sequence[ProductRow]) -> None:
         await conn.executemany(
@@ -160,28 +138,23 @@ class PostgresProductStore:
             ],
         )
 
-    async def _save_position(self, conn: Any, position: int) -> None:
-        await conn.execute(
-            f'UPDATE "{self.s}".rm_position SET position = $2 WHERE name = $1', _NAME, position
-        )
-
     async def apply(self, rows: Sequence[ProductRow], position: int) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            saved = await self._locked_position(conn)
+            saved = await self.locked_position(conn)
             # a batch another process applied already is skipped
             await self._upsert(conn, [r for r in rows if r.position > saved])
             if position > saved:
-                await self._save_position(conn, position)
+                await self.save_position(conn, position)
 
     async def rebuild(self, batches: AsyncIterator[tuple[list[ProductRow], int]]) -> int:
         position = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._locked_position(conn)
+            await self.locked_position(conn)
             await conn.execute(f'DELETE FROM "{self.s}".rm_products')
             async for rows, last in batches:
                 await self._upsert(conn, rows)
                 position = last
-            await self._save_position(conn, position)
+            await self.save_position(conn, position)
         return position
 
     async def products(

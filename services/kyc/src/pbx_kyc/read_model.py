@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from pbx_kit.read_models import PostgresReadModel
 from pbx_kyc.projections import ReviewChange, ReviewRow
 
 
@@ -92,8 +93,6 @@ class MemoryReviewStore:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS {s}.rm_position (
-    name text PRIMARY KEY, position bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.rm_reviews (
     review_id uuid PRIMARY KEY, account_id uuid NOT NULL, status text NOT NULL,
     revision integer NOT NULL, submitted_at timestamptz, valid_until date,
@@ -103,36 +102,15 @@ CREATE INDEX IF NOT EXISTS rm_reviews_approved ON {s}.rm_reviews (valid_until)
     WHERE status = 'approved';
 """
 
-_NAME = "reviews"
 
-
-class PostgresReviewStore:
+class PostgresReviewStore(PostgresReadModel):
     """The reviews by status in the kyc schema, written in one transaction per batch."""
 
+    name = "reviews"
+    ddl = _SCHEMA
+
     def __init__(self, pool: asyncpg.Pool, schema: str = "kyc") -> None:
-        self.pool = pool
-        self.s = schema
-
-    async def setup(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.s}"')
-            await conn.execute(_SCHEMA.format(s=f'"{self.s}"'))
-
-    async def position(self) -> int:
-        value = await self.pool.fetchval(
-            f'SELECT position FROM "{self.s}".rm_position WHERE name = $1', _NAME
-        )
-        return int(value or 0)
-
-    async def _locked_position(self, conn: Any) -> int:
-        """The saved position, locked: one writer at a time (batches and rebuilds)."""
-        await conn.execute(
-            f'INSERT INTO "{self.s}".rm_position VALUES ($1, 0) ON CONFLICT DO NOTHING', _NAME
-        )
-        saved = await conn.fetchval(
-            f'SELECT position FROM "{self.s}".rm_position WHERE name = $1 FOR UPDATE', _NAME
-        )
-        return int(saved)
+        super().__init__(pool, schema)
 
     async def _upsert(self, conn: Any, changes: Sequence[ReviewChange]) -> None:
         await conn.executemany(
@@ -155,28 +133,23 @@ class PostgresReviewStore:
             ],
         )
 
-    async def _save_position(self, conn: Any, position: int) -> None:
-        await conn.execute(
-            f'UPDATE "{self.s}".rm_position SET position = $2 WHERE name = $1', _NAME, position
-        )
-
     async def apply(self, changes: Sequence[ReviewChange], position: int) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            saved = await self._locked_position(conn)
+            saved = await self.locked_position(conn)
             # a batch another process applied already is skipped
             await self._upsert(conn, [c for c in changes if c.position > saved])
             if position > saved:
-                await self._save_position(conn, position)
+                await self.save_position(conn, position)
 
     async def rebuild(self, batches: AsyncIterator[tuple[list[ReviewChange], int]]) -> int:
         position = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._locked_position(conn)
+            await self.locked_position(conn)
             await conn.execute(f'DELETE FROM "{self.s}".rm_reviews')
             async for changes, last in batches:
                 await self._upsert(conn, changes)
                 position = last
-            await self._save_position(conn, position)
+            await self.save_position(conn, position)
         return position
 
     async def with_status(self, status: str, excluding: UUID | None = None) -> list[ReviewRow]:

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from pbx_kit.read_models import PostgresReadModel
 from pbx_wallet.projections import Due, Movement, Op, Opened, Unreconciled
 
 
@@ -169,8 +170,6 @@ def _reconciliation(op: Unreconciled) -> dict[str, Any]:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS {s}.rm_position (
-    name text PRIMARY KEY, position bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.rm_wallets (
     account_id uuid PRIMARY KEY, balance bigint NOT NULL, pending bigint NOT NULL,
     opened_at timestamptz NOT NULL);
@@ -194,44 +193,25 @@ CREATE TABLE IF NOT EXISTS {s}.rm_reconciliations (
     amount bigint NOT NULL, reason text NOT NULL, recorded_at timestamptz NOT NULL);
 """
 
-_NAME = "ledger"
 
-
-class PostgresLedgerStore:
+class PostgresLedgerStore(PostgresReadModel):
     """The read model in the wallet's schema, written in one transaction per batch."""
 
+    name = "ledger"
+    ddl = _SCHEMA
+
     def __init__(self, pool: asyncpg.Pool, schema: str = "wallet") -> None:
-        self.pool = pool
-        self.s = schema
-
-    async def setup(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.s}"')
-            await conn.execute(_SCHEMA.format(s=f'"{self.s}"'))
-
-    async def position(self) -> int:
-        value = await self.pool.fetchval(
-            f'SELECT position FROM "{self.s}".rm_position WHERE name = $1', _NAME
-        )
-        return int(value or 0)
+        super().__init__(pool, schema)
 
     async def apply(self, ops: Sequence[Op], position: int) -> None:
-        s = self.s
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f'INSERT INTO "{s}".rm_position VALUES ($1, 0) ON CONFLICT DO NOTHING', _NAME
-            )
             # one writer at a time; a batch another process applied already is skipped
-            saved = await conn.fetchval(
-                f'SELECT position FROM "{s}".rm_position WHERE name = $1 FOR UPDATE', _NAME
-            )
+            saved = await self.locked_position(conn)
             for op in ops:
                 if op.position > saved:
                     await self._apply_one(conn, op)
             if position > saved:
-                await conn.execute(
-                    f'UPDATE "{s}".rm_position SET position = $2 WHERE name = $1', _NAME, position
-                )
+                await self.save_position(conn, position)
 
     async def _apply_one(self, conn: Any, op: Op) -> None:
         s = self.s
