@@ -7,15 +7,12 @@ import identity, so their tests mint tokens here, with the same claims and heade
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from pbx_kit.auth import KeyRing
-from pbx_kit.auth.claims import ACCESS_TOKEN_TTL, ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE
+from pbx_kit.auth.claims import ACCESS_TOKEN_TTL, AUDIENCE, ISSUER, access_token_claims, sign
 
 
 class TokenMinter:
@@ -43,23 +40,14 @@ class TokenMinter:
         now: datetime | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        issued_at = int((now or datetime.now(UTC)).timestamp())
-        claims: dict[str, Any] = {
-            **(extra or {}),
-            "iss": self.issuer,
-            "sub": subject,
-            "aud": self.audience,
-            "iat": issued_at,
-            "nbf": issued_at,
-            "exp": issued_at + self.ttl,
-            "jti": str(uuid.uuid4()),
-            "roles": list(roles),
-            "ver": token_version,
-        }
-        key = self.ring.current
-        return jwt.encode(
-            claims,
-            key.private_key,
-            algorithm=ALGORITHM,
-            headers={"kid": key.kid, "typ": TOKEN_TYPE},
+        claims = access_token_claims(
+            subject,
+            roles,
+            token_version=token_version,
+            now=now or datetime.now(UTC),
+            ttl=self.ttl,
+            issuer=self.issuer,
+            audience=self.audience,
+            extra=extra,
         )
+        return sign(self.ring, claims)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from pbx_kit.auth import KeyRing
 from pbx_kit.auth.claims import (
     ACCESS_TOKEN_TTL,
-    ALGORITHM,
     AUDIENCE,
     ISSUER,
     RESERVED_CLAIMS,
-    TOKEN_TYPE,
+    access_token_claims,
     check_roles,
+    sign,
 )
 
 
@@ -62,23 +59,14 @@ class TokenIssuer:
         moment = now or datetime.now(UTC)
         if moment.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        issued_at = int(moment.timestamp())
-        claims: dict[str, Any] = {
-            **(extra or {}),
-            "iss": self.issuer,
-            "sub": subject,
-            "aud": self.audience,
-            "iat": issued_at,
-            "nbf": issued_at,
-            "exp": issued_at + self.ttl,
-            "jti": str(uuid.uuid4()),
-            "roles": list(checked),
-            "ver": token_version,
-        }
-        key = self.ring.current
-        return jwt.encode(
-            claims,
-            key.private_key,
-            algorithm=ALGORITHM,
-            headers={"kid": key.kid, "typ": TOKEN_TYPE},
+        claims = access_token_claims(
+            subject,
+            checked,
+            token_version=token_version,
+            now=moment,
+            ttl=self.ttl,
+            issuer=self.issuer,
+            audience=self.audience,
+            extra=extra,
         )
+        return sign(self.ring, claims)
