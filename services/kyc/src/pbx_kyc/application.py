@@ -30,6 +30,7 @@ from pbx_kyc.domain.rules import (
     parse_email_domain_class,
     rule_set_for,
 )
+from pbx_kyc.rules_file import rule_sets
 from pbx_kyc.scanner import Scanner
 from pbx_kyc.vault import DocumentVault
 
@@ -128,7 +129,7 @@ class KycService(ServiceApplication):
             )
             for doc_id, doc in review.counted_documents().items()
         ]
-        return evaluate(rule_set_for(today), applicant, facts, today)
+        return evaluate(rule_set_for(today, rule_sets()), applicant, facts, today)
 
     def _submit_if_complete(self, review: KycReview) -> None:
         review.submit_if_complete(self.evaluation(review).complete)

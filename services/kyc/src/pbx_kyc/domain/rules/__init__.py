@@ -1,9 +1,9 @@
 """The screening rules (審査基準, SPEC §3) as versioned data, and their evaluation.
 
-The rules live in ``pbx_kyc/data/rules.json``: one full snapshot per version, each with the
-day it takes effect. :func:`rule_set_for` picks the version in effect on a day and
-:func:`evaluate` checks an applicant and their documents against it. Nothing here does I/O
-beyond reading that packaged file; nothing here is an if-statement about a particular
+The rules live in ``pbx_kyc/data/rules.json`` (read by :mod:`pbx_kyc.rules_file`): one full
+snapshot per version, each with the day it takes effect. :func:`rule_set_for` picks the version
+in effect on a day and :func:`evaluate` checks an applicant and their documents against it.
+Nothing here does I/O; nothing here is an if-statement about a particular
 document type — which documents count, for whom, how long and with which sides is data.
 
 Dates are inclusive: a document expiring on day D is valid through D, and so is a blanket
@@ -30,7 +30,6 @@ Decisions the data records:
 from __future__ import annotations
 
 from pbx_kyc.domain.rules.evaluation import evaluate, format_date_ja, months_before
-from pbx_kyc.domain.rules.loading import parse_rule_sets, rule_set_for, rule_sets
 from pbx_kyc.domain.rules.model import (
     MESSAGE_CODES,
     PLACEHOLDERS,
@@ -55,6 +54,7 @@ from pbx_kyc.domain.rules.model import (
     Withdrawal,
     parse_contractor_type,
     parse_email_domain_class,
+    rule_set_for,
 )
 
 __all__ = [
@@ -84,7 +84,5 @@ __all__ = [
     "months_before",
     "parse_contractor_type",
     "parse_email_domain_class",
-    "parse_rule_sets",
     "rule_set_for",
-    "rule_sets",
 ]

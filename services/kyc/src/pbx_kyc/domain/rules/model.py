@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -256,3 +256,11 @@ class RuleSet:
 
     def message(self, code: str, **values: str) -> str:
         return self.messages[code].format_map(values)
+
+
+def rule_set_for(on: date, available: Sequence[RuleSet]) -> RuleSet:
+    """The rule set in effect on ``on``: the latest one whose ``effective_from`` is not after it."""
+    candidates = [rule_set for rule_set in available if rule_set.effective_from <= on]
+    if not candidates:
+        raise NoRuleSetError(f"no screening rule set is in effect on {on.isoformat()}")
+    return max(candidates, key=lambda rule_set: rule_set.effective_from)
