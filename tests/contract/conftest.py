@@ -7,12 +7,11 @@ identity's application often, so it hashes with cheap parameters (the same code 
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
+
+import pbx_identity.application
+from pbx_kit import testing_passwords
 
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        "pbx_identity.application.PasswordHasher",
-        lambda: PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-    )
+    testing_passwords.cheap_password_hashing(monkeypatch, pbx_identity.application)

@@ -18,7 +18,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
 import pbx_identity.application
 from pbx_cli.up import root_app
@@ -29,6 +28,7 @@ from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
 from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kit.testing_passwords import cheap_password_hashing
 from pbx_wallet.settings import WalletSettings
 
 SERVICES = ("identity", "kyc", "catalog", "wallet")
@@ -140,11 +140,7 @@ async def refused_everywhere(
 
 @pytest.fixture
 async def world(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    monkeypatch.setattr(
-        pbx_identity.application,
-        "PasswordHasher",
-        lambda: PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-    )
+    cheap_password_hashing(monkeypatch, pbx_identity.application)
     from pbx_cli.services import SERVICES as BUILDS
     from pbx_wallet.main import build as build_wallet
 

@@ -33,7 +33,6 @@ import anyio
 import httpx
 import jwt
 import pytest
-from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import pbx_identity.application
@@ -49,6 +48,7 @@ from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
 from pbx_kit.sessions import sessions_queue
 from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
+from pbx_kit.testing_passwords import cheap_password_hashing
 
 #: the password of REGISTRATION_EXAMPLE
 PASSWORD = "Ky7#mPz!qR"
@@ -315,11 +315,7 @@ async def identity_system(
     stack: Stack, password_hashing: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[IdentitySystem]:
     if password_hashing == "fast":
-        monkeypatch.setattr(
-            pbx_identity.application,
-            "PasswordHasher",
-            lambda: PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-        )
+        cheap_password_hashing(monkeypatch, pbx_identity.application)
     else:
         assert password_hashing == "production"
     # identity's own queues, per test (the stack's queue prefix): tests on a shared broker

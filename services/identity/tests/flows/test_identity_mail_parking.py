@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from structlog.testing import capture_logs
 
 import pbx_identity.application
@@ -24,6 +23,7 @@ from pbx_identity.main import build
 from pbx_kit.mail import SmtpMailer, mask_address
 from pbx_kit.mail_outbox import MailOutbox
 from pbx_kit.testing import Served, Stack, serving
+from pbx_kit.testing_passwords import cheap_password_hashing
 from pbx_kit.testing_smtp import ScriptedSmtpServer
 
 OWN_QUEUES = (pbx_identity.consumers.WALLET_NOTICES, pbx_identity.consumers.KYC_DECISIONS)
@@ -31,11 +31,7 @@ OWN_QUEUES = (pbx_identity.consumers.WALLET_NOTICES, pbx_identity.consumers.KYC_
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        pbx_identity.application,
-        "PasswordHasher",
-        lambda: PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-    )
+    cheap_password_hashing(monkeypatch, pbx_identity.application)
 
 
 @pytest.fixture

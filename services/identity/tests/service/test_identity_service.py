@@ -8,8 +8,8 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from argon2 import PasswordHasher
 
+import pbx_identity.application
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.app_auth import normalize_login_id
 from pbx_identity.application import IdentityService, Registered
@@ -37,6 +37,7 @@ from pbx_identity.validation import validate_registration
 from pbx_identity.validation.model import RegistrationData
 from pbx_identity.validation.registration import ContractInfo
 from pbx_kit.testing import memory_infrastructure
+from pbx_kit.testing_passwords import cheap_password_hashing
 
 PASSWORD = REGISTRATION_EXAMPLE["password"]
 NEW_PASSWORD = "Qw9$nLx@vT2e"
@@ -44,10 +45,7 @@ NEW_PASSWORD = "Qw9$nLx@vT2e"
 
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IdentityService:
-    monkeypatch.setattr(
-        "pbx_identity.application.PasswordHasher",
-        lambda: PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1),
-    )
+    cheap_password_hashing(monkeypatch, pbx_identity.application)
     return make_application(memory_infrastructure(tmp_path))
 
 
