@@ -10,7 +10,6 @@ module declares must be emitted by some domain event here.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from uuid import uuid4
 
 import jsonschema
 import pytest
-from PIL import Image
 
 from pbx_events.contracts import IntegrationEvent, all_contracts, contract_for
 from pbx_kit.testing import memory_infrastructure
@@ -75,18 +73,13 @@ def identity_events(data_dir: Path) -> list[Any]:
     return emitted(app, IdentityMapping(app))
 
 
-def jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 40), "#336699").save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 def kyc_events(data_dir: Path) -> list[Any]:
     """Two accounts: one uploads a licence (submitted), is approved and expires later;
     the other is rejected."""
     from pbx_kyc.application import DecideReview, OpenReview, UploadDocument
     from pbx_kyc.integration import KycMapping
     from pbx_kyc.main import make_application
+    from pbx_kyc.testing import jpeg
 
     now = [datetime.now(UTC)]
     app = make_application(memory_infrastructure(data_dir), clock=lambda: now[0])

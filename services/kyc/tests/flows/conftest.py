@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import io
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from pbx_events.envelope import Message, to_message
 from pbx_events.identity import AccountRegistered
@@ -21,6 +19,7 @@ from pbx_kit.testing import Stack, serving
 from pbx_kit.testing_tokens import TokenMinter
 from pbx_kyc.consumers import ACCOUNTS_QUEUE
 from pbx_kyc.main import build
+from pbx_kyc.testing import jpeg
 
 
 class Clock:
@@ -29,12 +28,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def jpeg(color: str = "#336699", size: tuple[int, int] = (64, 40)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 class Screening:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from PIL import Image
 
 from pbx_kit.testing import memory_infrastructure
 from pbx_kyc import errors
 from pbx_kyc.application import DecideReview, KycService, OpenReview, UploadDocument
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.main import make_application
+from pbx_kyc.testing import jpeg
 
 
 class Clock:
@@ -23,12 +22,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 40), "#336699").save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
