@@ -1,9 +1,6 @@
-"""The event store every service's application stands on (eventsourcing 9.5).
+"""The recorders: per-message tracking (PostgreSQL and its in-memory twin), bounded waits,
+and a retried write that recognises its own commit.
 
-- ``ServiceApplication``: an ``Application`` whose recorder is a *process*
-  recorder, so a handler's new events and the tracking record of the message
-  it handled commit in one transaction (the inbox), and whose mapper stamps
-  each recorded domain event with the correlation context (``pbx_events.context``).
 - Tracking is per message: a row per (upstream, position), never a maximum
   per upstream (RabbitMQ redelivers out of order). The library's defaults keep
   a maximum (``SINGLE_ROW_TRACKING``, and the POPO recorder), so both recorders
@@ -14,95 +11,37 @@
 - A retried write recognises its own commit: when a connection broke after the
   COMMIT was sent, the retry meets its own rows; they are compared byte for byte
   with what it tried to write and, when they are the same, the write succeeded.
-- ``postgres_env``: the library's settings for one service's schema.
 """
 
 from __future__ import annotations
 
-import contextlib
-import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
-from datetime import date
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import structlog
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
-    JSONTranscoder,
-    Mapper,
     OperationalError,
     StoredEvent,
     Tracking,
-    Transcoding,
 )
 from eventsourcing.popo import POPOProcessRecorder
-from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Identifier
 
-from pbx_events import context
-
 log = structlog.get_logger("pbx.store")
-
-META_KEY = "_pbx_meta"
 
 #: the longest one event-store call waits for a PostgreSQL that does not answer
 STORE_WAIT_SECONDS = 5.0
 #: waiting for a pooled connection (the library's POSTGRES_CONNECT_TIMEOUT is this
-#: pool checkout timeout), and for a new connection to be made (libpq connect_timeout)
+#: pool checkout timeout): a retry starts only if a whole checkout still fits
 CHECKOUT_TIMEOUT_SECONDS = 2
-CONNECT_TIMEOUT_SECONDS = 2
-#: how long the pool keeps retrying one lost connection in the background before it
-#: gives up (the next request asks for a new one): its backoff doubles without a cap,
-#: so a long give-up time would leave the pool empty long after PostgreSQL is back
-RECONNECT_GIVE_UP_SECONDS = 5.0
 _RETRY_PAUSE_SECONDS = 0.1
 
-A = TypeVar("A", bound=MutableOrImmutableAggregate[Any])
 T = TypeVar("T")
-
-
-class DateAsISO(Transcoding):
-    """Calendar dates (a document's expiry, an approval's end) as ISO strings."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-class CausationMapper(Mapper[Any]):
-    """Stores the correlation context with each domain event (inside the encrypted state)."""
-
-    def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        if META_KEY not in vars(domain_event):
-            causation = context.current()
-            if causation is not None:
-                object.__setattr__(
-                    domain_event,
-                    META_KEY,
-                    {
-                        "correlation_id": causation.correlation_id,
-                        "causation_id": causation.causation_id,
-                    },
-                )
-        return super().to_stored_event(domain_event)
-
-
-def event_meta(domain_event: object) -> dict[str, str]:
-    meta = vars(domain_event).get(META_KEY)
-    return dict(meta) if isinstance(meta, dict) else {}
 
 
 def _within_store_wait(call: Callable[[], T]) -> T:
@@ -316,184 +255,3 @@ class PerMessagePOPOProcessRecorder(POPOProcessRecorder):
     def tracking_exists(self, application_name: str, notification_id: int) -> bool:
         with self._database_lock:
             return notification_id in self._tracked.get(application_name, set())
-
-
-def _topic(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-class BoundedPostgresFactory(PostgresFactory):
-    """The library's PostgreSQL factory, its pool's waits bounded: a new connection gives
-    up after ``CONNECT_TIMEOUT_SECONDS`` (libpq would wait for TCP, minutes on a silent
-    host) and a lost one is retried in the background for ``RECONNECT_GIVE_UP_SECONDS``."""
-
-    def __init__(self, env: Environment | EnvType | None):
-        super().__init__(env)
-        pool = self.datastore.pool
-        assert isinstance(pool.kwargs, dict)
-        pool.kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-        pool.reconnect_timeout = RECONNECT_GIVE_UP_SECONDS
-
-
-def postgres_env(database_url: str, schema: str, *, pool_size: int = 5) -> dict[str, str]:
-    """eventsourcing settings for a service's own schema in the given database."""
-    url = urlsplit(database_url)
-    host = url.hostname or ""
-    if not host:
-        # a unix socket given as ?host=/path (libpq style)
-        from urllib.parse import parse_qs
-
-        host = parse_qs(url.query).get("host", ["127.0.0.1"])[0]
-    return {
-        "PERSISTENCE_MODULE": _topic(BoundedPostgresFactory),
-        "POSTGRES_DBNAME": (url.path or "/postgres").lstrip("/") or "postgres",
-        "POSTGRES_HOST": host,
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
-        # no ping on every checkout (a round trip each): the library retries
-        # statements on a dropped connection instead
-        "POSTGRES_PRE_PING": "n",
-        # the pool checkout timeout (despite its name); connects and retries are
-        # bounded by BoundedPostgresFactory and the recorder
-        "POSTGRES_CONNECT_TIMEOUT": str(CHECKOUT_TIMEOUT_SECONDS),
-        # per-message inbox tracking, never a maximum per upstream
-        "SINGLE_ROW_TRACKING": "n",
-        # keep the table lock that keeps notification ids in commit order:
-        # the relay reads by position and must never pass over a late commit
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        "PROCESS_RECORDER_TOPIC": _topic(PerMessagePostgresProcessRecorder),
-    }
-
-
-def cipher_env(key: str | None) -> dict[str, str]:
-    """AES-GCM encryption of every stored event's state (personal data at rest)."""
-    if not key:
-        return {}
-    return {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": key}
-
-
-def new_cipher_key() -> str:
-    from eventsourcing.cipher import AESCipher
-
-    return str(AESCipher.create_key(num_bytes=32))
-
-
-def ensure_schema(database_url: str, schema: str) -> None:
-    """Create the service's schema (eventsourcing creates tables, not schemas)."""
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-
-
-#: the aggregates ``save`` collected instead of recording them (inside ``deferred_saves``)
-_deferred: ContextVar[list[Any] | None] = ContextVar("pbx_deferred_saves", default=None)
-
-
-@contextlib.contextmanager
-def deferred_saves() -> Iterator[list[Any]]:
-    """Inside, ``ServiceApplication.save`` collects the aggregates instead of recording
-    them: the inbox then records them with the tracking of the message that caused them,
-    in one transaction. So a consumer calls the same application method as an HTTP
-    route (load → decide → save), and the message still takes effect exactly once."""
-    collected: list[Any] = []
-    token = _deferred.set(collected)
-    try:
-        yield collected
-    finally:
-        _deferred.reset(token)
-
-
-class ServiceApplication(Application[Any]):
-    """Base of every service's application: process recorder, causation mapper."""
-
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Record the aggregates' new events (collected instead inside ``deferred_saves``)."""
-        collected = _deferred.get()
-        if collected is not None:
-            collected.extend(obj for obj in objs if obj is not None)
-            return []
-        return super().save(*objs, **kwargs)
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
-    def construct_mapper(self) -> Mapper[Any]:
-        return self.factory.mapper(
-            transcoder=self.construct_transcoder(), mapper_class=CausationMapper
-        )
-
-    def construct_recorder(self) -> Any:
-        if self.env.get("PERSISTENCE_MODULE", "") in ("", "eventsourcing.popo"):
-            return PerMessagePOPOProcessRecorder()
-        return self.factory.process_recorder()
-
-    def change(
-        self,
-        load: Callable[[], A],
-        decide: Callable[[A], T],
-        also: Callable[[], Sequence[Any]] = tuple,
-        attempts: int = 100,
-    ) -> T:
-        """Load, decide, save with optimistic concurrency: after a lost race (another
-        writer saved the aggregate first) load the new version and decide again."""
-        for attempt in range(attempts):
-            aggregate = load()
-            result = decide(aggregate)
-            try:
-                self.save(aggregate, *also())
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                continue
-            return result
-        raise RuntimeError(f"{type(self).__name__}: gave up after {attempts} lost races")
-
-    def save_tracked(
-        self,
-        tracking: Tracking,
-        *objs: MutableOrImmutableAggregate[Any] | None,
-    ) -> None:
-        """Save new events and the record of the message that caused them, atomically."""
-        processing_event: ProcessingEvent[Any] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*objs)
-        recordings = self._record(processing_event)
-        self._notify(recordings)
-
-    def save_tracked_many(self, trackings: Sequence[Tracking], events: Sequence[Any]) -> None:
-        """Save the events of several messages and their tracking records, atomically."""
-        processing_event: ProcessingEvent[Any] = ProcessingEvent()
-        processing_event.collect_events(*events, trackings=list(trackings))
-        recordings = self._record(processing_event)
-        self._notify(recordings)
-
-    def tracked_among(self, trackings: Sequence[Tracking]) -> set[Tracking]:
-        recorder: Any = self.recorder
-        return set(recorder.tracked_among(trackings))
-
-    def is_tracked(self, tracking: Tracking) -> bool:
-        recorder: Any = self.recorder
-        return bool(recorder.tracking_exists(tracking.application_name, tracking.notification_id))
-
-    def save_position(self, name: str, position: int) -> None:
-        """Record how far a follower of this application's log has got (the relay)."""
-        recorder: Any = self.recorder
-        if not self.is_tracked(Tracking(name, position)):
-            recorder.insert_tracking(Tracking(name, position))
-
-    def position(self, name: str) -> int:
-        recorder: Any = self.recorder
-        value = recorder.max_tracking_id(name)
-        return int(value) if value is not None else 0
-
-    def max_notification_id(self) -> int:
-        return int(self.recorder.max_notification_id() or 0)
-
-    def notifications_after(self, position: int, limit: int) -> Sequence[Any]:
-        return self.recorder.select_notifications(
-            start=position, limit=limit, inclusive_of_start=False
-        )
