@@ -135,7 +135,9 @@ TermsVersion = Annotated[
 ]
 
 
-class Address(NamedTuple):
+class PostalParts(NamedTuple):
+    """The postal part of a section's address, checked (the reader's intermediate)."""
+
     postal_code: str
     prefecture_code: str
     city: str
@@ -144,14 +146,14 @@ class Address(NamedTuple):
     street_kana: str
 
 
-def address_of(r: BodyReader, values: dict[str, Any], section: str) -> Address | None:
+def address_of(r: BodyReader, values: dict[str, Any], section: str) -> PostalParts | None:
     """The section's address; an overseas postal code and 海外 go together."""
     postal, pref = values["postal_code"], values["prefecture"]
     if postal and pref and is_overseas_postal_code(postal) != is_overseas_prefecture(pref):
         r.fail(f"{section}.prefecture", "invalid_prefecture", OVERSEAS_MISMATCH_MESSAGE)
         return None
     parts = (postal, pref, *(values[k] for k in ("city", "city_kana", "street", "street_kana")))
-    return Address(*parts) if all(parts) else None
+    return PostalParts(*parts) if all(parts) else None
 
 
 def email_of(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
+
+from pbx_identity.domain.address import Address
 
 ContractorType = Literal["individual", "corporation", "telemarketing"]
 CONTRACTOR_TYPES: tuple[ContractorType, ...] = ("individual", "corporation", "telemarketing")
@@ -56,19 +58,8 @@ class Contact:
     phone_e164: str
 
 
-@dataclass(frozen=True)
-class ShippingAddress:
-    """A shipping address (送付先) different from the contractor's."""
-
-    name: str
-    name_kana: str
-    postal_code: str
-    prefecture_code: str
-    city: str
-    city_kana: str
-    street: str
-    street_kana: str
-    phone_e164: str
+#: a shipping address (送付先) different from the contractor's: the domain's one shape
+ShippingAddress: TypeAlias = Address
 
 
 @dataclass(frozen=True)
