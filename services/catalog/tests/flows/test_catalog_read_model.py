@@ -154,11 +154,11 @@ async def test_the_list_is_in_category_order_then_byte_order_of_sku_in_pages(
     assert await store.product("NO-SUCH-SKU") is None
 
 
+# the in-memory stack keeps nothing across a restart: real servers only
+@pytest.mark.parametrize("stack_kind", ["real"])
 async def test_a_restarted_service_starts_from_the_stored_position(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if stack.kind != "real":
-        pytest.skip("the in-memory stack keeps nothing across a restart")
     infra = infrastructure_for(stack)
     first = build(infra)
     async with running(infra, [first]):
