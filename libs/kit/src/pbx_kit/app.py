@@ -3,18 +3,26 @@
 ``create_app`` gives each service the same edge: correlation ids and JSON
 access logs, a body limit (413), ``Idempotency-Key`` on POST, problem+json
 for every error, ``/healthz``, ``/readyz`` (database, broker, relay lag) and
-``/metrics``.
+``/metrics``; ``/docs`` (Swagger UI) and ``/redoc`` with their scripts served by the
+service itself (from the ``fastapi-offline`` package), so they work without internet.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.resources import files
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -117,6 +125,51 @@ def _install_openapi(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+#: where the documentation pages' scripts and styles are served, under the app's root path
+DOCS_STATIC_PATH = "/static-docs"
+#: the files: Swagger UI's bundle and CSS, ReDoc's standalone script, a favicon (MIT, shipped
+#: by the ``fastapi-offline`` wheel; only its files are used)
+DOCS_STATIC_DIRECTORY = str(files("fastapi_offline") / "static")
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/docs`` and ``/redoc`` whose every URL is the service's own (relative to the root
+    path the app is mounted under, e.g. ``/identity`` in ``./pbx up``): no CDN."""
+    app.mount(DOCS_STATIC_PATH, StaticFiles(directory=DOCS_STATIC_DIRECTORY), name="static-docs")
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    def urls(request: Request) -> tuple[str, str]:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return root, f"{root}{app.openapi_url}"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root, openapi_url = urls(request)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{root}{DOCS_STATIC_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC_PATH}/favicon.png",
+            oauth2_redirect_url=f"{root}{oauth2_redirect}",
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root, openapi_url = urls(request)
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} — ReDoc",
+            redoc_js_url=f"{root}{DOCS_STATIC_PATH}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_STATIC_PATH}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 #: a readiness check: returns (ok, detail)
 Check = Callable[[], Awaitable[tuple[bool, Any]]]
 
@@ -184,11 +237,15 @@ def create_app(
         description=description,
         version="1.0.0",
         responses=PROBLEM_RESPONSES,
+        # served by _install_docs from local files instead of FastAPI's CDN-linked pages
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.edge = edge
     for router in routers:
         app.include_router(router)
     _install_openapi(app, documented_models)
+    _install_docs(app)
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
