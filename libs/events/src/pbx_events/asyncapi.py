@@ -43,6 +43,77 @@ def render(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    """A copy of ``node`` with each ``#/$defs/X`` reference pointing at its hoisted name."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                out[key] = f"#/components/schemas/{renames[value.removeprefix('#/$defs/')]}"
+            else:
+                out[key] = _rewrite_refs(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(item, renames) for item in node]
+    return node
+
+
+def hoist_defs(msg_name: str, schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """Move a contract schema's ``$defs`` into ``components/schemas`` and rewrite its refs.
+
+    In a contract's own snapshot ``#/$defs/X`` resolves against the snapshot; under
+    ``components/schemas`` it would dangle (it resolves against the document root). A
+    nested model is shared under its own name when every contract that uses it has the
+    same schema for it, and named after the message otherwise.
+    """
+    defs: dict[str, Any] = schema.get("$defs", {})
+    as_shared = _rewrite_refs(defs, {name: name for name in defs})
+    renames: dict[str, str] = {}
+    for name in defs:
+        shared = schemas.get(name)
+        same = shared is None or shared == as_shared[name]
+        renames[name] = name if same else f"{msg_name}_{name}"
+    for name, definition in defs.items():
+        schemas[renames[name]] = _rewrite_refs(definition, renames)
+    hoisted: dict[str, Any] = _rewrite_refs(
+        {k: v for k, v in schema.items() if k != "$defs"}, renames
+    )
+    return hoisted
+
+
+def unresolved_refs(document: dict[str, Any]) -> list[str]:
+    """Every local ``$ref`` in the document that points at nothing (JSON pointers)."""
+
+    def resolves(pointer: str) -> bool:
+        node: Any = document
+        for part in pointer.removeprefix("#/").split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return False
+        return True
+
+    dangling: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    if not value.startswith("#/") or not resolves(value):
+                        dangling.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document)
+    return dangling
+
+
 def asyncapi_document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -51,7 +122,7 @@ def asyncapi_document() -> dict[str, Any]:
     for cls in all_contracts():
         key = cls.type_name()
         msg_name = key.replace(".", "_")
-        schemas[msg_name] = contract_schema(cls)
+        schemas[msg_name] = hoist_defs(msg_name, contract_schema(cls), schemas)
         messages[msg_name] = {
             "name": cls.event_name,
             "title": key,
