@@ -8,21 +8,44 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pbx_kit.server_wait import DEFAULT_WAIT_SECONDS
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pbx", description="クラウドPBX portal back end")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start the whole system (embedded default) on one port")
-    up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--data-dir", type=Path, default=None, help="default ./var (PBX_DATA_DIR)")
+    up = sub.add_parser(
+        "up",
+        help="start the whole system (embedded default) on one port",
+        description="Start every service in one process on one port, each under /<service>. "
+        "Without PBX_DATABASE_URL it runs an embedded PostgreSQL under the data directory; "
+        "without PBX_AMQP_URL an in-process bus. The links in customer mails point at this "
+        "address (http://HOST:PORT/login, …) unless PBX_PUBLIC_URL or PBX_LOGIN_URL, "
+        "PBX_PASSWORD_RESET_URL, PBX_EMAIL_CONFIRM_URL say otherwise.",
+    )
+    up.add_argument(
+        "--port", type=int, default=8000, help="TCP port the API listens on (default: %(default)s)"
+    )
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the API listens on; 0.0.0.0 for every interface (default: %(default)s)",
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the embedded PostgreSQL, the maildir (mail/) and the dev keys live; "
+        "one ./pbx up per directory (default: PBX_DATA_DIR, else ./var)",
+    )
     up.add_argument(
         "--wait",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long to wait at start for PostgreSQL and RabbitMQ (default 300)",
+        help="how long to wait at start for PostgreSQL and RabbitMQ to answer "
+        f"(default: {DEFAULT_WAIT_SECONDS:g})",
     )
 
     test = sub.add_parser("test", help="run the whole test suite (extra args go to pytest)")

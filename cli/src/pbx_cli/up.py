@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Sequence
 
@@ -15,12 +16,13 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from pbx_cli.services import SERVICES
+from pbx_cli.startup import bound, claimed
 from pbx_kit.host import running
 from pbx_kit.logging import configure_logging
 from pbx_kit.middleware import HeaderLimitMiddleware
 from pbx_kit.runtime import ServiceRuntime, open_infrastructure
 from pbx_kit.server_wait import DEFAULT_WAIT_SECONDS, servers_of, wait_for_servers
-from pbx_kit.settings import Settings
+from pbx_kit.settings import Settings, http_base
 
 log = structlog.get_logger("pbx.up")
 
@@ -47,13 +49,26 @@ def root_app(runtimes: Sequence[ServiceRuntime]) -> FastAPI:
     return root
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying ``listening`` once it is (not before)."""
+
+    def __init__(self, config: uvicorn.Config, url: str, data_dir: str) -> None:
+        super().__init__(config)
+        self.url, self.data_dir = url, data_dir
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            log.info("listening", url=self.url, data_dir=self.data_dir)
+
+
 async def serve(
     settings: Settings,
-    host: str,
-    port: int,
+    sock: socket.socket,
     stopping: threading.Event | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
 ) -> None:
+    """Serve on ``sock`` (bound by ``main``) once the servers answer."""
     configure_logging(settings.log_level)
     # real servers not up yet (started together, or restarting): wait, saying for which
     await wait_for_servers(servers_of(settings), wait)
@@ -62,16 +77,10 @@ async def serve(
         runtimes = [build(infra) for build in SERVICES.values()]
         async with running(infra, runtimes):
             config = uvicorn.Config(
-                root_app(runtimes),
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
+                root_app(runtimes), log_config=None, access_log=False, lifespan="off"
             )
-            server = uvicorn.Server(config)
-            log.info("listening", url=f"http://{host}:{port}", data_dir=str(settings.data_dir))
-            await server.serve()
+            server = _Server(config, http_base(*sock.getsockname()[:2]), str(settings.data_dir))
+            await server.serve(sockets=[sock])
             if stopping is not None:
                 stopping.set()
     finally:
@@ -80,6 +89,10 @@ async def serve(
 
 
 def main(settings: Settings, host: str, port: int, wait: float = DEFAULT_WAIT_SECONDS) -> None:
+    """Serve on ``host:port``; before anything starts, refuse (``ConfigurationError``) a
+    data directory that is not writable or that another ``./pbx up`` holds, and a port
+    in use. The mail links not set explicitly point at this address."""
+
     # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
     # once it has stopped; by then our own clean stop (services, bus, embedded
     # PostgreSQL) must run to the end, so a re-raised signal is ignored.
@@ -89,7 +102,8 @@ def main(settings: Settings, host: str, port: int, wait: float = DEFAULT_WAIT_SE
             raise KeyboardInterrupt
 
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, host, port, stopping, wait))
+    with claimed(settings.data_dir), bound(host, port) as sock:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings.served_at(host, port), sock, stopping, wait))

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: the mail links and the page each points at (the gateway in front of the system serves them)
+MAIL_PAGES = {
+    "login_url": "/login",
+    "password_reset_url": "/password-reset",
+    "email_confirm_url": "/email-confirmation",
+}
+
+
+def http_base(host: str, port: int) -> str:
+    """``http://host:port`` for a listening address (an IPv6 host in brackets; a wildcard
+    address, which no browser can reach, as the loopback one)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ConfigurationError(Exception):
@@ -36,6 +53,10 @@ class Settings(BaseSettings):
     jwt_private_keys: SecretStr | None = None
     #: identity's JWKS URL other services verify tokens with; unset = the in-process keys
     jwks_url: str | None = None
+    #: the address customers reach the system at behind a gateway (``https://portal.example.jp``);
+    #: the mail links not set one by one are this plus their page. Unset = the address
+    #: ``./pbx up`` serves on (see ``served_at``)
+    public_url: str | None = None
     #: the login page the completion mail links to
     login_url: str = "http://127.0.0.1:8000/login"
     #: the page the password-reminder mail links to (``?token=…`` is appended)
@@ -55,6 +76,27 @@ class Settings(BaseSettings):
     #: put before every consumer queue's name (tests sharing a broker keep theirs apart)
     queue_prefix: str = ""
     delivery_limit: int = 5
+
+    @model_validator(mode="after")
+    def _links_follow_the_public_url(self) -> Settings:
+        if self.public_url:
+            self._set_unset_links(self.public_url)
+        return self
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a system served on ``host:port``: the mail links set neither
+        one by one nor through ``public_url`` point at ``http://<host>:<port>/<page>``."""
+        served = self.model_copy()
+        if not self.public_url:
+            served._set_unset_links(http_base(host, port))
+        return served
+
+    def _set_unset_links(self, base: str) -> None:
+        base = base.rstrip("/")
+        explicit = self.model_fields_set
+        for field, page in MAIL_PAGES.items():
+            if field not in explicit:
+                object.__setattr__(self, field, f"{base}{page}")
 
     @property
     def uses_rabbitmq(self) -> bool:
