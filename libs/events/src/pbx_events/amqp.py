@@ -446,6 +446,21 @@ class AmqpBus:
         if count >= self.settings.delivery_limit:
             log.error("dead_lettered", queue=queue, message_id=incoming.message_id)
 
+    async def dead_letter_count(self, queue: str) -> int:
+        if self._connection is None:
+            raise RuntimeError("AmqpBus.connect() was not called")
+        # its own channel: a passive declare of a missing queue closes the channel
+        channel = self._connection.channel(publisher_confirms=False)
+        await channel.initialize()
+        try:
+            dlq = await channel.declare_queue(dlq_name(queue), passive=True, robust=False)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return 0
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return int(dlq.declaration_result.message_count or 0)
+
     async def dead_letters(self, queue: str) -> list[Message]:
         if self._connection is None:
             raise RuntimeError("AmqpBus.connect() was not called")

@@ -17,14 +17,16 @@ outage does not spend the message's delivery limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 import structlog
+from prometheus_client import Gauge
 
 from pbx_events.availability import is_unavailable
 from pbx_events.envelope import Message
@@ -78,11 +80,30 @@ class BusSettings:
         return float(min(self.retry_max_delay, self.retry_base_delay * (2**delivery_count)))
 
 
+@contextlib.contextmanager
+def message_log_context(message: Message, queue: str) -> Iterator[None]:
+    """Every log line written while a message is handled carries its correlation id, its
+    causation id (what caused the message), its ``message_id`` and the queue."""
+    with structlog.contextvars.bound_contextvars(
+        correlation_id=message.correlation_id or message.message_id,
+        causation_id=message.causation_id,
+        message_id=message.message_id,
+        queue=queue,
+    ):
+        yield
+
+
 async def handle_riding_out(handler: Handler, delivery: Delivery, settings: BusSettings) -> None:
     """Run the handler; while it fails because a server is out of reach, keep the message
     and try again with a growing pause, for ``unavailable_hold`` seconds at most. Any
     other error (and an outage longer than that) is raised: the message is redelivered,
-    and dead-lettered past the delivery limit."""
+    and dead-lettered past the delivery limit. The handler's log lines carry the message's
+    ids (``message_log_context``)."""
+    with message_log_context(delivery.message, delivery.queue):
+        await _handle_riding_out(handler, delivery, settings)
+
+
+async def _handle_riding_out(handler: Handler, delivery: Delivery, settings: BusSettings) -> None:
     pause = settings.unavailable_first_pause
     give_up_at = time.monotonic() + settings.unavailable_hold
     while True:
@@ -130,11 +151,27 @@ class Bus(Protocol):
         """Drain and return the messages in ``<queue>.dlq`` (operators and tests)."""
         ...
 
+    async def dead_letter_count(self, queue: str) -> int:
+        """How many messages wait in ``<queue>.dlq`` (0 when it was never declared)."""
+        ...
+
     async def is_healthy(self) -> bool: ...
 
 
 def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
+
+
+DLQ_MESSAGES = Gauge("pbx_dlq_messages", "Messages waiting in a dead-letter queue", ["queue"])
+
+
+async def refresh_dead_letter_gauge(bus: Bus, queues: Sequence[str]) -> dict[str, int]:
+    """Count each queue's ``<queue>.dlq`` into ``pbx_dlq_messages``; returns the counts."""
+    counts: dict[str, int] = {}
+    for queue in queues:
+        counts[queue] = await bus.dead_letter_count(queue)
+        DLQ_MESSAGES.labels(queue).set(counts[queue])
+    return counts
 
 
 @lru_cache(maxsize=1024)

@@ -30,7 +30,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from prometheus_client import Counter
 
 from pbx_events import context
-from pbx_events.bus import Delivery, Handler
+from pbx_events.bus import Delivery, Handler, message_log_context
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, parse
 from pbx_events.store import META_KEY, ServiceApplication
@@ -86,7 +86,10 @@ class Inbox:
         tracking = tracking_for(self.queue, message)
         event = parse(message)
         causation = _causation(message)
-        with context.caused_by(causation.correlation_id, causation.causation_id):
+        with (
+            context.caused_by(causation.correlation_id, causation.causation_id),
+            message_log_context(message, self.queue),
+        ):
             for _attempt in range(MAX_CONFLICT_RETRIES):
                 if self.app.is_tracked(tracking):
                     DUPLICATES.labels(self.queue).inc()
@@ -164,7 +167,10 @@ class Inbox:
                 message, decide = items[index]
                 causation = _causation(message)
                 try:
-                    with context.caused_by(causation.correlation_id, causation.causation_id):
+                    with (
+                        context.caused_by(causation.correlation_id, causation.causation_id),
+                        message_log_context(message, self.queue),
+                    ):
                         aggregates = decide(parse(message), message)
                 except Exception:
                     failed = True  # the one-by-one path finds and reports the culprit

@@ -158,6 +158,9 @@ class InMemoryBus:
             drained.append(q.items.get_nowait().message)
         return drained
 
+    async def dead_letter_count(self, queue: str) -> int:
+        return self._queue(dlq_name(queue)).items.qsize()
+
     def pending(self, queue: str) -> int:
         """Messages waiting in a queue (not counting those being handled)."""
         return self._queue(queue).items.qsize()

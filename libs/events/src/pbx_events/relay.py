@@ -132,7 +132,21 @@ class LogFollower(abc.ABC):
     async def lag(self) -> int:
         head = await anyio.to_thread.run_sync(self.app.max_notification_id)
         position = await anyio.to_thread.run_sync(self.load_position)
-        return max(0, head - position)
+        lag = max(0, head - position)
+        self.record_lag(lag)
+        return lag
+
+    def record_lag(self, lag: int) -> None:
+        """Export the lag (the relay sets ``pbx_relay_lag``); other followers keep it."""
+        return None
+
+    async def _measure_lag(self) -> None:
+        try:
+            await self.lag()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store is away: the next round measures again
+            log.debug("follower_lag_unknown", follower=self.name, error=repr(exc))
 
     async def run(self) -> None:
         """Follow the log until cancelled; failures are retried with a growing delay."""
@@ -147,10 +161,12 @@ class LogFollower(abc.ABC):
                 except Exception as exc:
                     FAILURES.labels(self.name).inc()
                     log.warning("follower_batch_failed", follower=self.name, error=repr(exc))
+                    await self._measure_lag()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.settings.max_retry_delay)
                     continue
                 delay = self.settings.retry_delay
+                await self._measure_lag()
                 if count == 0:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
@@ -225,6 +241,9 @@ class OutboxRelay(LogFollower):
         self.producer = producer
         self.mapping = mapping
         self.bus = bus
+
+    def record_lag(self, lag: int) -> None:
+        LAG.labels(self.producer).set(lag)
 
     def messages_for(self, batch: Sequence[tuple[int, Any]]) -> list[Message]:
         messages: list[Message] = []
