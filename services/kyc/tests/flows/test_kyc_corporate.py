@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 
 async def test_a_corporation_completes_its_set_with_the_website_and_a_fixed_phone(
     screening: Any,
@@ -38,6 +40,37 @@ async def test_a_corporation_completes_its_set_with_the_website_and_a_fixed_phon
     review = reply.json()["review"]
     assert review["status"] == "submitted", review["missing"]
     assert review["public_notice_url"] == "https://www.example.co.jp/company"
+
+
+@pytest.mark.parametrize("contractor_type", ["corporation", "telemarketing"])
+async def test_a_screening_number_that_is_no_fixed_line_is_missing_until_one_is_given(
+    screening: Any, contractor_type: str
+) -> None:
+    # SPEC §2.2.1: a mobile or overseas screening number registers (AccountRegistered says
+    # screening_phone_is_fixed_line false); for 法人/テレマ the fixed line is missing
+    s = screening
+    mobile = await s.register(contractor_type, fixed_line=False)
+    fixed = await s.register(contractor_type, fixed_line=True)
+    today = s.app.today()
+    for account in (mobile, fixed):
+        await s.upload(account, "corporate_registry", issued_on=str(today))
+    missing = {m["code"]: m["message"] for m in (await s.my_review(mobile))["missing"]}
+    assert "固定電話" in missing["screening_phone_not_fixed_line"]
+    assert "screening_phone_not_fixed_line" not in {
+        m["code"] for m in (await s.my_review(fixed))["missing"]
+    }
+
+    reply = await s.upload(
+        mobile,
+        "representative_id",
+        side="front",
+        expires_on=str(today + timedelta(days=900)),
+        fixed_phone="03-1234-5678",
+    )
+    assert reply.status_code == 201, reply.text
+    assert "screening_phone_not_fixed_line" not in {
+        m["code"] for m in reply.json()["review"]["missing"]
+    }
 
 
 async def test_free_mail_keeps_a_corporation_from_completing(screening: Any) -> None:
