@@ -701,11 +701,43 @@ async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert re.search(
-        r'^pbx_http_requests_total\{method="POST",service="testsvc",status="201"\} [1-9]',
+        r'^pbx_http_requests_total\{method="POST",route="/orders",service="testsvc",'
+        r'status="201"\} [1-9]',
         response.text,
         re.MULTILINE,
     ), response.text
     assert "pbx_http_request_seconds_bucket" in response.text
+
+
+async def test_latency_is_labelled_by_route_template_and_status_class_never_the_raw_path(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/orders", json={"note": "a"})
+    await client.get("/orders/o-12345")  # the route answers 404: it never finds anything
+    await client.get("/no/such/path-98765")
+
+    text = (await client.get("/metrics")).text
+
+    assert re.search(
+        r'^pbx_http_request_seconds_count\{method="POST",route="/orders",'
+        r'service="testsvc",status_class="2xx"\} [1-9]',
+        text,
+        re.MULTILINE,
+    ), text
+    assert re.search(
+        r'^pbx_http_request_seconds_count\{method="GET",route="/orders/\{order_id\}",'
+        r'service="testsvc",status_class="4xx"\} [1-9]',
+        text,
+        re.MULTILINE,
+    ), text
+    assert re.search(
+        r'^pbx_http_request_seconds_count\{method="GET",route="<unmatched>",'
+        r'service="testsvc",status_class="4xx"\} [1-9]',
+        text,
+        re.MULTILINE,
+    ), text
+    assert "o-12345" not in text
+    assert "path-98765" not in text
 
 
 # --- mail -------------------------------------------------------------------------

@@ -18,8 +18,24 @@ from pbx_kit.problems import log_unexpected_error, problem_response, unexpected_
 
 log = structlog.get_logger("pbx.http")
 
-REQUESTS = Counter("pbx_http_requests_total", "HTTP requests", ["service", "method", "status"])
-LATENCY = Histogram("pbx_http_request_seconds", "HTTP request latency", ["service", "method"])
+REQUESTS = Counter(
+    "pbx_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+LATENCY = Histogram(
+    "pbx_http_request_seconds",
+    "HTTP request latency per route",
+    ["service", "method", "route", "status_class"],
+)
+#: the route label of a request no route matched (never the raw path: unbounded cardinality)
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/orders/{order_id}``), set by the router in the scope."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+
 
 _ID_RE = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 CORRELATION_HEADER = "x-correlation-id"
@@ -86,13 +102,16 @@ class CorrelationMiddleware:
             finally:
                 elapsed = time.perf_counter() - started
                 method = scope.get("method", "?")
-                REQUESTS.labels(self.service, method, str(status_holder["status"])).inc()
-                LATENCY.labels(self.service, method).observe(elapsed)
+                status = status_holder["status"]
+                route = route_template(scope)
+                REQUESTS.labels(self.service, method, route, str(status)).inc()
+                LATENCY.labels(self.service, method, route, f"{status // 100}xx").observe(elapsed)
                 log.info(
                     "http_request",
                     method=method,
                     path=scope.get("path"),
-                    status=status_holder["status"],
+                    route=route,
+                    status=status,
                     duration_ms=round(elapsed * 1000, 1),
                 )
 
