@@ -5,6 +5,8 @@ calls, and the message takes effect once; at stop the consumers go first."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -161,3 +163,31 @@ async def test_the_consumers_stop_before_anything_else(tmp_path: Path) -> None:
     async with running(infra, [runtime]):
         first = runtime.on_stop[0]
         assert first.__name__ == "stop_consuming"
+
+
+async def test_metrics_show_the_inbox_the_relay_lag_and_a_dead_lettered_message(
+    tmp_path: Path,
+) -> None:
+    infra = memory_infrastructure(tmp_path)
+    infra.bus.settings = dataclasses.replace(infra.bus.settings, retry_base_delay=0.01)
+    runtime = greeting_service([]).build(infra)
+    account = uuid.uuid4()
+    good = a_message(account, 1)
+    poison = dataclasses.replace(a_message(account, 2), message_id="m-poison", body=b"{}")
+    async with running(infra, [runtime]):
+        await infra.bus.publish([good, good, poison])
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                text = (await client.get("/metrics")).text
+                if 'pbx_dlq_messages{queue="greetings.accounts"} 1.0' in text:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, text
+                await asyncio.sleep(0.05)
+            ready = (await client.get("/readyz")).json()
+        assert ready["checks"]["dead_letters"] == {"value": {"greetings.accounts": 1}}
+        assert 'pbx_inbox_handled_total{queue="greetings.accounts"}' in text
+        assert 'pbx_inbox_duplicates_total{queue="greetings.accounts"}' in text
+        # the relay's lag, measured for this /metrics (a figure, like the dead letters)
+        assert re.search(r'^pbx_relay_lag\{service="greetings"\} [0-9.]+$', text, re.MULTILINE)

@@ -283,7 +283,9 @@ def create_app(
         "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
     )
     async def metrics() -> PlainTextResponse:
-        """Prometheus text exposition."""
+        """Prometheus text exposition; the figures (relay lag, dead letters) are measured
+        first, so their gauges are fresh."""
+        await _answers(edge.figures)
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -33,7 +33,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
-from pbx_events.bus import Bus, Subscription
+from pbx_events.bus import Bus, Subscription, refresh_dead_letter_gauge
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
 from pbx_events.inbox import Decide, Inbox
@@ -137,6 +137,15 @@ class Service(Generic[App]):
             subscriptions = await subscribe_routes(
                 infra.bus, application, self.consumers, infra.settings.queue_prefix
             )
+            queues = [infra.settings.queue_prefix + queue for queue in self.consumers]
+
+            async def dead_letters() -> tuple[bool, dict[str, int]]:
+                """Per consumer queue, the messages in its DLQ (also ``pbx_dlq_messages``,
+                refreshed whenever /readyz or /metrics is read)."""
+                return True, await refresh_dead_letter_gauge(infra.bus, queues)
+
+            if queues:
+                edge.figures["dead_letters"] = dead_letters
 
             async def stop_consuming() -> None:
                 for subscription in subscriptions:
