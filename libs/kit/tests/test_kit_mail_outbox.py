@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import smtplib
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
@@ -422,6 +424,28 @@ async def test_logs_name_the_message_id_and_code_but_never_the_address(
         assert to not in written
         assert to.partition("@")[0] not in written
     assert "山田" not in written
+
+
+async def test_each_send_park_and_retry_logs_the_mail_s_correlation_id(
+    outbox: MailOutbox, smtp: ScriptedSmtpServer, mailer: SmtpMailer
+) -> None:
+    gone, busy, fine = address("gone"), address("busy"), address("fine")
+    smtp.refuse(gone)
+    smtp.defer(busy)
+    mails = [
+        dataclasses.replace(a_mail(to), correlation_id=f"corr-{to.partition('@')[0]}")
+        for to in (gone, busy, fine)
+    ]
+    await outbox.enqueue(mails)
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        await send_until_idle(sender_for(outbox, mailer))
+
+    expected = {mail.message_id: mail.correlation_id for mail in mails}
+    outcomes = [e for e in logs if e["event"] in ("mail_sent", "mail_parked", "mail_deferred")]
+    assert {e["event"] for e in outcomes} == {"mail_sent", "mail_parked", "mail_deferred"}
+    for entry in outcomes:
+        assert entry["correlation_id"] == expected[entry["message_id"]], entry
 
 
 async def test_a_mail_enqueued_before_a_crash_is_sent_by_a_new_sender(

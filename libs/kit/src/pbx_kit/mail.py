@@ -37,6 +37,8 @@ class Mail:
     body: str
     #: stable id (e.g. the event id): the same mail is never delivered twice
     message_id: str
+    #: the correlation id of the request or message that caused the mail (for the logs)
+    correlation_id: str | None = None
 
 
 class Mailer(Protocol):

@@ -58,13 +58,23 @@ class PostgresMailOutbox:
 
     def _seal(self, mail: Mail) -> bytes:
         nonce = os.urandom(12)
-        plain = json.dumps({"to": mail.to, "subject": mail.subject, "body": mail.body}).encode()
+        fields = {"to": mail.to, "subject": mail.subject, "body": mail.body}
+        if mail.correlation_id is not None:
+            fields["correlation_id"] = mail.correlation_id
+        plain = json.dumps(fields).encode()
         return nonce + self._cipher.encrypt(nonce, plain, mail.message_id.encode())
 
     def _open(self, message_id: str, sealed: bytes) -> Mail:
         plain = self._cipher.decrypt(sealed[:12], sealed[12:], message_id.encode())
         fields = json.loads(plain)
-        return Mail(fields["to"], fields["subject"], fields["body"], message_id)
+        correlation_id = fields.get("correlation_id")
+        return Mail(
+            fields["to"],
+            fields["subject"],
+            fields["body"],
+            message_id,
+            correlation_id if isinstance(correlation_id, str) else None,
+        )
 
     async def enqueue(self, mails: Sequence[Mail]) -> int:
         unique = list({m.message_id: m for m in mails}.values())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -41,6 +42,13 @@ OLDEST = Gauge(
     "pbx_mail_backlog_oldest_seconds", "Age of the oldest mail not sent yet", ["service"]
 )
 PARKED = Gauge("pbx_mail_parked", "Mails refused for good, waiting for an operator", ["service"])
+
+
+def _mail_log_context(queued: QueuedMail) -> contextlib.AbstractContextManager[Any]:
+    """Bind the mail's correlation id (when it has one) into every log line."""
+    if queued.mail.correlation_id is None:
+        return contextlib.nullcontext()
+    return structlog.contextvars.bound_contextvars(correlation_id=queued.mail.correlation_id)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,12 @@ class MailSender:
         return len(claimed)
 
     async def _send(self, queued: QueuedMail) -> TemporaryMailError | None:
-        """Send one mail and record the outcome; returns the failure if the server is down."""
+        """Send one mail and record the outcome; returns the failure if the server is down.
+        Every log line meanwhile carries the mail's correlation id."""
+        with _mail_log_context(queued):
+            return await self._send_one(queued)
+
+    async def _send_one(self, queued: QueuedMail) -> TemporaryMailError | None:
         try:
             await asyncio.to_thread(self.mailer.send, queued.mail)
         except PermanentMailError as exc:
@@ -125,6 +138,10 @@ class MailSender:
         )
 
     async def _defer(self, queued: QueuedMail, exc: MailError, *, tried: bool) -> None:
+        with _mail_log_context(queued):
+            await self._defer_one(queued, exc, tried=tried)
+
+    async def _defer_one(self, queued: QueuedMail, exc: MailError, *, tried: bool) -> None:
         delay = self.retry.delay(queued.attempts)
         await self.outbox.retry_later(queued.mail.message_id, delay, exc.code, exc.reason)
         if tried:

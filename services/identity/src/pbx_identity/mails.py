@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from pbx_events.envelope import stable_event_id
 from pbx_events.relay import FollowerSettings, LogFollower
+from pbx_events.store import event_meta
 from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account
@@ -264,6 +266,8 @@ class IdentityMailer(LogFollower):
         the outbox's sender sends them, so one refused address never holds up the rest."""
         mails: list[Mail] = []
         for _position, event in batch:
-            mails.extend(await asyncio.to_thread(self.mails_for, event))
+            correlation_id = event_meta(event).get("correlation_id")
+            for mail in await asyncio.to_thread(self.mails_for, event):
+                mails.append(replace(mail, correlation_id=mail.correlation_id or correlation_id))
         if mails:
             await self.outbox.enqueue(mails)

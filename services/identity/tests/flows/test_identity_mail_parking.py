@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 import pbx_identity.application
@@ -199,3 +200,23 @@ async def test_a_mail_queued_before_the_service_stopped_is_sent_after_it_restart
 
     assert len(smtp.delivered_to(email)) == 1
     assert figures["backlog"]["queued"] == 0
+
+
+async def test_a_mail_is_logged_with_the_correlation_id_of_the_request_that_caused_it(
+    mail_stack: Stack, smtp: ScriptedSmtpServer
+) -> None:
+    email = an_address("traced")
+    body: dict[str, Any] = json.loads(json.dumps(REGISTRATION_EXAMPLE))
+    body["contractor"]["email"] = body["contractor"]["email_confirmation"] = email
+    correlation_id = f"corr-{uuid.uuid4().hex}"
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with identity(mail_stack, smtp) as served:
+            response = await served.client.post(
+                "/accounts", json=body, headers={"X-Correlation-ID": correlation_id}
+            )
+            assert response.status_code == 201, response.text
+            await until(lambda: bool(smtp.delivered_to(email)))
+            await until(lambda: any(e["event"] == "mail_sent" for e in logs))
+
+    (sent,) = [e for e in logs if e["event"] == "mail_sent"]
+    assert sent["correlation_id"] == correlation_id
