@@ -14,8 +14,8 @@ from pbx_identity.commands import RegisterAccount
 from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData
-from pbx_identity.validation.postal_regions import registration_warnings
 from pbx_identity.validation.registration import invalid_step, validate_registration
+from pbx_identity.validation.warnings import all_registration_warnings
 from pbx_kit.app import schema_ref
 from pbx_kit.problems import FieldProblem, problem_responses
 
@@ -75,13 +75,13 @@ class ValidatedOut(BaseModel):
     warnings: list[WarningOut] = []
 
 
+def warnings_out(warnings: list[FieldError]) -> list[WarningOut]:
+    return [WarningOut(field=w.field, code=w.code, message=w.message) for w in warnings]
+
+
 def _warnings(data: RegistrationData | None) -> list[WarningOut]:
-    if data is None:
-        return []
-    return [
-        WarningOut(field=w.field, code=w.code, message=w.message)
-        for w in registration_warnings(data)
-    ]
+    """postal_code_prefecture_mismatch, fixed_line_recommended (the screening number)."""
+    return [] if data is None else warnings_out(all_registration_warnings(data))
 
 
 def get_app(request: Request) -> IdentityService:

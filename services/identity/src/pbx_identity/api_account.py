@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pbx_identity.api import WarningOut
+from pbx_identity.api import WarningOut, warnings_out
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
 from pbx_identity.domain.account import Account
@@ -17,6 +17,7 @@ from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.phone import format_national
 from pbx_identity.validation.prefectures import prefecture_name
 from pbx_identity.validation.registration import validate_contract_info
+from pbx_identity.validation.warnings import contract_warnings
 from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import FieldProblem, problem_responses
 
@@ -88,7 +89,8 @@ class AccountChangeOut(AccountOut):
         [],
         description=(
             "code email_confirmation_pending: the new e-mail address applies once confirmed "
-            "from the link mailed to it (see pending_email)"
+            "from the link mailed to it (see pending_email); fixed_line_recommended: the "
+            "screening number is no Japanese fixed line; postal_code_prefecture_mismatch"
         ),
     )
 
@@ -253,10 +255,9 @@ def change_my_account(
         )
     changed = app.change_contract_info(ChangeContractInfo(caller.subject_uuid, info))
     email_requested = info.contractor.email.lower() != account.email.lower()
-    return AccountChangeOut(
-        **account_out(changed).model_dump(),
-        warnings=[EMAIL_PENDING_WARNING] if email_requested else [],
-    )
+    warnings = [EMAIL_PENDING_WARNING] if email_requested else []
+    warnings += warnings_out(contract_warnings(info.contractor, info.shipping_address))
+    return AccountChangeOut(**account_out(changed).model_dump(), warnings=warnings)
 
 
 class ChangeOut(BaseModel):

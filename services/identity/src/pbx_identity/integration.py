@@ -21,6 +21,7 @@ from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account
 from pbx_identity.domain.address import Address as DomainAddress
 from pbx_identity.domain.staff import StaffMember
+from pbx_identity.validation.phone import is_fixed_line_e164
 
 #: why the sessions ended, as SessionsEnded says it (PasswordChanged.reason → reason)
 _PASSWORD_REASONS = {"reset": "password_reset"}
@@ -42,8 +43,9 @@ def to_integration(domain_event: Any) -> Sequence[IntegrationEvent]:
                 login_id=domain_event.login_id,
                 contractor_type=domain_event.contractor_type,
                 email_domain_class=domain_event.email_domain_class,
-                # the screening number passed the fixed-line rule at registration
-                screening_phone_is_fixed_line=True,
+                screening_phone_is_fixed_line=is_fixed_line_e164(
+                    domain_event.contractor["phone_e164"]
+                ),
                 registered_at=domain_event.timestamp,
             ),
             ShippingAddressChanged(

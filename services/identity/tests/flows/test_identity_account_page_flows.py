@@ -94,10 +94,10 @@ async def test_an_invalid_change_is_refused_per_field_and_changes_nothing(
     assert errors[0]["code"] == "invalid_kana"
     assert errors[0]["message"]
 
-    # every §2.2 rule applies again: a mobile number is no screening phone, a bad postal code
+    # every §2.2 rule applies again: an invalid screening number, a bad postal code
     again = await s.client.patch(
         "/accounts/me",
-        json={"contractor": {"postal_code": "0001234", "phone": "090-1234-5678"}},
+        json={"contractor": {"postal_code": "0001234", "phone": "090-1234-567"}},
         headers=customer.headers,
     )
     assert again.status_code == 422, again.text

@@ -59,7 +59,8 @@ def a_corporation(contractor_type: str = "corporation") -> dict[str, Any]:
         email="info@pacific-tsushin.co.jp",
         email_confirmation="info@pacific-tsushin.co.jp",
     )
-    body["representative"] = {"name": "海野 一郎", "name_kana": "ウミノ イチロウ"}
+    if contractor_type != "individual":  # ◆: an individual's would be refused
+        body["representative"] = {"name": "海野 一郎", "name_kana": "ウミノ イチロウ"}
     return body
 
 
@@ -138,12 +139,16 @@ def test_representative_fields_are_validated() -> None:
     }
 
 
-def test_individual_representative_is_ignored() -> None:
-    body = with_value(an_individual(), "representative", {"name": 1, "name_kana": ["x"]})
+@pytest.mark.parametrize(
+    "representative", [{"name": "山田 花子", "name_kana": "ヤマダ ハナコ"}, {}, "x"]
+)
+def test_individual_representative_is_refused_not_dropped(representative: object) -> None:
+    # SPEC §2.2: ◆ sections are for non-individuals; input is never dropped silently
+    body = with_value(an_individual(), "representative", representative)
     data, errors = validate_registration(body)
-    assert errors == []
-    assert data is not None
-    assert data.representative is None
+    assert data is None
+    assert [(e.field, e.code) for e in errors] == [("representative", "not_for_individuals")]
+    assert "法人" in errors[0].message
 
 
 @pytest.mark.parametrize(
@@ -189,7 +194,7 @@ def test_all_errors_are_collected_with_dotted_paths() -> None:
         city_kana="江東区",
         street_kana="あおみ",
         email_confirmation="jiro@example.co.jp",
-        phone="090-1234-5678",
+        phone="090-1234-567",
         fax="abc",
     )
     body["agency_code"] = "AG 001!"
@@ -203,7 +208,7 @@ def test_all_errors_are_collected_with_dotted_paths() -> None:
         ("contractor.city_kana", "invalid_kana"),
         ("contractor.street_kana", "invalid_kana"),
         ("contractor.email_confirmation", "email_mismatch"),
-        ("contractor.phone", "fixed_line_required"),
+        ("contractor.phone", "invalid_phone"),
         ("contractor.fax", "invalid_phone"),
         ("agency_code", "invalid_agency_code"),
     }
@@ -369,15 +374,57 @@ def test_contacts_default_to_same_as_contractor(section: str, value: object) -> 
     assert getattr(data, section) is None
 
 
-def test_individual_has_no_separate_contacts() -> None:
-    # SPEC §2.2 marks usage/billing contacts and shipping address ◆: non-individuals only.
-    body = an_individual()
-    body["usage_contact"] = {"same_as_contractor": False, "name": "佐藤 花子"}
-    body["shipping_address"] = "elsewhere"
-    data, errors = validate_registration(body)
+@pytest.mark.parametrize("section", ["usage_contact", "billing_contact"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"same_as_contractor": False, "name": "佐藤 花子"},
+        {"same_as_contractor": True, "name": "佐藤 花子"},
+        {"same_as_contractor": False},
+        "elsewhere",
+    ],
+)
+def test_individual_contacts_are_refused_not_dropped(section: str, value: object) -> None:
+    # SPEC §2.2 marks usage/billing contacts ◆: non-individuals only, refused with a code
+    data, errors = validate_registration(with_value(an_individual(), section, value))
+    assert data is None
+    assert [(e.field, e.code) for e in errors] == [(section, "not_for_individuals")]
+
+
+@pytest.mark.parametrize("value", [None, {"same_as_contractor": True}, _MISSING])
+def test_individual_may_leave_contacts_at_the_default(value: object) -> None:
+    body = with_value(an_individual(), "usage_contact", value)
+    data, errors = validate_registration(with_value(body, "billing_contact", value))
     assert errors == []
     assert data is not None
-    assert (data.usage_contact, data.shipping_address) == (None, None)
+    assert (data.usage_contact, data.billing_contact) == (None, None)
+
+
+def test_individual_keeps_an_own_shipping_address() -> None:
+    # SPEC §2.2: 送付先 is for every contractor type, individuals included
+    own = {
+        "same_as_contractor": False,
+        "name": "山田 花子",
+        "name_kana": "ヤマダ ハナコ",
+        "postal_code": "060-0001",
+        "prefecture": "北海道",
+        "city": "札幌市中央区",
+        "city_kana": "サッポロシチュウオウク",
+        "street": "北一条西2-1",
+        "street_kana": "キタイチジョウニシ2-1",
+        "phone": "090-1234-5678",
+    }
+    data, errors = validate_registration(with_value(an_individual(), "shipping_address", own))
+    assert errors == []
+    assert data is not None
+    assert data.shipping_address is not None
+    assert (data.shipping_address.name, data.shipping_address.postal_code) == (
+        "山田 花子",
+        "0600001",
+    )
+    assert data.shipping_address.prefecture_code == "01"
+    broken = with_value(an_individual(), "shipping_address", {"same_as_contractor": False})
+    assert ("shipping_address.name", "required") in errors_of(broken)
 
 
 @pytest.mark.parametrize(
@@ -444,8 +491,10 @@ def test_terms_step_checks_only_the_terms() -> None:
 def test_customer_info_step_checks_everything_but_the_terms() -> None:
     body = with_value(an_individual(), "terms", _MISSING)
     assert errors_of(body, step="customer_info") == set()
-    body["contractor"]["phone"] = "050-1234-5678"
-    assert errors_of(body, step="customer_info") == {("contractor.phone", "fixed_line_required")}
+    body["contractor"]["phone"] = "050-1234-5678"  # an IP phone only warns
+    assert errors_of(body, step="customer_info") == set()
+    body["contractor"]["phone"] = "050-1234"
+    assert errors_of(body, step="customer_info") == {("contractor.phone", "invalid_phone")}
 
 
 def test_step_check_of_a_valid_body_returns_no_data() -> None:

@@ -16,8 +16,10 @@ from pbx_identity.validation.kana import normalize_name_kana, normalize_street_k
 from pbx_identity.validation.password import check_password, password_problems
 from pbx_identity.validation.phone import (
     format_national,
+    is_fixed_line_e164,
     normalize_phone,
     normalize_screening_phone,
+    screening_phone_warning,
 )
 from pbx_identity.validation.postal import is_overseas_postal_code, normalize_postal_code
 from pbx_identity.validation.prefectures import PREFECTURES, prefecture_code, prefecture_name
@@ -282,17 +284,28 @@ NOT_FIXED_LINE = [
 
 
 @pytest.mark.parametrize(("typed", "e164"), NOT_FIXED_LINE)
-def test_mobile_ip_and_service_numbers_are_refused_as_screening_number(
+def test_any_valid_number_is_a_screening_number_and_warns_unless_fixed_line(
     typed: str, e164: str
 ) -> None:
-    assert _code(normalize_screening_phone, typed) == "fixed_line_required"
-    assert normalize_phone(typed) == e164  # still fine as contact number or FAX
+    # SPEC §2.2.1: mobiles, IP, service and foreign numbers are accepted, with a warning
+    assert normalize_screening_phone(typed) == e164
+    assert normalize_phone(typed) == e164
+    assert not is_fixed_line_e164(e164)
+    warning = screening_phone_warning(e164)
+    assert warning is not None
+    assert (warning.field, warning.code) == ("contractor.phone", "fixed_line_recommended")
+    assert "固定電話" in warning.message
 
 
-def test_fixed_line_required_message_says_a_fixed_line_is_needed() -> None:
-    with pytest.raises(RuleViolation) as caught:
-        normalize_screening_phone("090-1234-5678")
-    assert "固定電話" in caught.value.message
+@pytest.mark.parametrize(("typed", "e164", "national"), SCREENING_OK)
+def test_a_fixed_line_screening_number_does_not_warn(typed: str, e164: str, national: str) -> None:
+    assert is_fixed_line_e164(e164)
+    assert screening_phone_warning(e164) is None
+
+
+@pytest.mark.parametrize("typed", ["abc", "03-1234", "+1 212", "090-1234-56789", "12345"])
+def test_an_invalid_screening_number_is_still_refused(typed: str) -> None:
+    assert _code(normalize_screening_phone, typed) == "invalid_phone"
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,10 @@ ScreeningPhone = Annotated[
     str,
     Field(
         max_length=PHONE_MAX,
-        description="審査用固定番号: 固定電話（0AB-J）のみ。携帯・IP電話・フリーダイヤル等は不可",
+        description=(
+            "審査用固定番号: 有効な電話番号（+で始まる海外の番号も可）。日本の固定電話"
+            "（0AB-J）でない番号は警告 fixed_line_recommended（拒否はしない）"
+        ),
         examples=["03-1234-5678"],
     ),
     Read(normalize_screening_phone),

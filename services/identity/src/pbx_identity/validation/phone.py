@@ -10,7 +10,7 @@ from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 from pbx_kit.phones import is_japanese_fixed_line
 
 from ._width import fold_digit_field
-from .errors import RuleViolation
+from .errors import FieldError, RuleViolation
 
 _MAX_INPUT_LENGTH = 32
 _FOLD_SYMBOLS = str.maketrans({"＋": "+", "（": "(", "）": ")", "\u3000": " "})
@@ -20,10 +20,11 @@ INVALID_PHONE = "invalid_phone"
 INVALID_PHONE_MESSAGE = (
     "電話番号を正しく入力してください（半角数字、+、括弧、ハイフン、スペースが使用できます）。"
 )
-FIXED_LINE_REQUIRED = "fixed_line_required"
-FIXED_LINE_REQUIRED_MESSAGE = (
-    "審査用固定番号には固定電話番号（市外局番から始まる10桁）を入力してください。"
-    "携帯電話・IP電話・フリーダイヤル等は使用できません。"
+FIXED_LINE_RECOMMENDED = "fixed_line_recommended"
+FIXED_LINE_RECOMMENDED_MESSAGE = (
+    "審査用固定番号が日本の固定電話番号（市外局番から始まる10桁）ではありません。"
+    "このまま登録できますが、法人・テレマ事業者のお客様の審査には固定電話番号が必要です"
+    "（携帯電話・IP電話・フリーダイヤル・海外の番号は審査用の固定電話になりません）。"
 )
 
 
@@ -33,14 +34,29 @@ def normalize_phone(value: str) -> str:
 
 
 def normalize_screening_phone(value: str) -> str:
-    """Return a Japanese fixed-line number (0AB-J, 10 digits) as E.164, or raise.
+    """Return the screening number (審査用固定番号) as E.164, or raise ``invalid_phone``.
 
-    Mobile, IP, M2M, free dial, navi dial and premium numbers raise ``fixed_line_required``.
+    Any valid number is accepted (SPEC §2.2.1): Japanese fixed, mobile, IP or service
+    numbers, and international ones with ``+``; one that is not a Japanese fixed line
+    only warns (``screening_phone_warning``).
     """
-    number = _parse_valid(value)
-    if not is_japanese_fixed_line(number):
-        raise RuleViolation(FIXED_LINE_REQUIRED, FIXED_LINE_REQUIRED_MESSAGE)
-    return _e164(number)
+    return normalize_phone(value)
+
+
+def is_fixed_line_e164(e164: str) -> bool:
+    """Whether a stored (E.164) number is a Japanese fixed line (0AB-J, 10 digits)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return False
+    return is_japanese_fixed_line(number)
+
+
+def screening_phone_warning(e164: str, field: str = "contractor.phone") -> FieldError | None:
+    """The warning ``fixed_line_recommended`` for a screening number that is no fixed line."""
+    if is_fixed_line_e164(e164):
+        return None
+    return FieldError(field, FIXED_LINE_RECOMMENDED, FIXED_LINE_RECOMMENDED_MESSAGE)
 
 
 def format_national(e164: str) -> str:

@@ -17,7 +17,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from .errors import FieldError
-from .model import RegistrationData
+from .model import Contractor, RegistrationData, ShippingAddress
 from .postal import is_overseas_postal_code
 from .prefectures import OVERSEAS_PREFECTURE_CODE, PREFECTURES, is_overseas_prefecture
 
@@ -101,15 +101,19 @@ def postal_code_matches_prefecture(code: str, prefecture_code: str) -> bool:
 
 
 def registration_warnings(data: RegistrationData) -> list[FieldError]:
-    """Return the postal code warnings of a validated registration (never errors).
+    """Return the postal code warnings of a validated registration (never errors)."""
+    return postal_warnings(data.contractor, data.shipping_address)
+
+
+def postal_warnings(contractor: Contractor, shipping: ShippingAddress | None) -> list[FieldError]:
+    """Return the postal code warnings of the contractor's and shipping address (never errors).
 
     The contractor's address is checked, and the shipping address when it differs from the
     contractor's (``None`` means "same as contractor").
     """
     warnings: list[FieldError] = []
-    addresses = [("contractor", data.contractor.postal_code, data.contractor.prefecture_code)]
-    if data.shipping_address is not None:
-        shipping = data.shipping_address
+    addresses = [("contractor", contractor.postal_code, contractor.prefecture_code)]
+    if shipping is not None:
         addresses.append(("shipping_address", shipping.postal_code, shipping.prefecture_code))
     for section, postal_code, prefecture_code in addresses:
         if not postal_code_matches_prefecture(postal_code, prefecture_code):

@@ -41,6 +41,9 @@ from .schema import (
     TermsIn,
 )
 
+NOT_FOR_INDIVIDUALS = "not_for_individuals"
+#: the ◆ sections of SPEC §2.2: only for corporations and テレマ
+CORPORATE_ONLY_SECTIONS = ("representative", "usage_contact", "billing_contact")
 REPRESENTATIVE_REQUIRED_MESSAGE = (
     "法人・テレマ事業者のお客様は代表者名とフリガナを入力してください。"
 )
@@ -78,12 +81,8 @@ def validate_registration(
     _payment_method(r, body)
     contractor_type = _contractor_type(r, body)
     contractor = _contractor(r, body, contractor_type)
-    individual = contractor_type == "individual"
-    # ◆ items (SPEC §2.2) exist only for non-individuals; an individual's are ignored.
-    representative = None if individual else _representative(r, body, contractor_type)
-    usage = None if individual else _contact(r, body, "usage_contact")
-    billing = None if individual else _contact(r, body, "billing_contact")
-    shipping = None if individual else _shipping_address(r, body)
+    representative, usage, billing = _corporate_sections(r, body, contractor_type)
+    shipping = _shipping_address(r, body)
     agency_code = _top_text(r, body, "agency_code", required=False)
     if r.errors or step is not None:
         return None, r.errors
@@ -193,6 +192,41 @@ def _contractor(
     return Contractor(*names, *address, email, v["phone"], v["contact_phone"], v["fax"])
 
 
+def _corporate_sections(
+    r: BodyReader, body: Mapping[str, Any], contractor_type: ContractorType | None
+) -> tuple[Representative | None, Contact | None, Contact | None]:
+    """The ◆ sections (SPEC §2.2): read for corporations and テレマ; refused for individuals.
+
+    Input is never dropped silently: an individual may leave a ◆ section out (or send the
+    form's default, ``{"same_as_contractor": true}``), anything else is ``not_for_individuals``.
+    """
+    if contractor_type == "individual":
+        for key in CORPORATE_ONLY_SECTIONS:
+            if not _left_at_default(key, body.get(key)):
+                r.fail(
+                    key,
+                    NOT_FOR_INDIVIDUALS,
+                    f"{_label(key)}は法人・テレマ事業者のお客様のみ入力できます。"
+                    "個人のお客様は入力しないでください。",
+                )
+        return None, None, None
+    return (
+        _representative(r, body, contractor_type),
+        _contact(r, body, "usage_contact"),
+        _contact(r, body, "billing_contact"),
+    )
+
+
+def _left_at_default(key: str, section: object) -> bool:
+    """Absent, null, or (a contact) "same as contractor" with nothing else in it."""
+    if section is None:
+        return True
+    if key == "representative" or not isinstance(section, Mapping):
+        return False
+    others = (v for k, v in section.items() if k != "same_as_contractor")
+    return section.get("same_as_contractor") is True and all(v is None for v in others)
+
+
 def _representative(
     r: BodyReader, body: Mapping[str, Any], contractor_type: ContractorType | None
 ) -> Representative | None:
@@ -274,11 +308,8 @@ def validate_contract_info(
         return None, [_BODY_NOT_AN_OBJECT]
     r = BodyReader()
     contractor = _contractor(r, body, contractor_type)
-    individual = contractor_type == "individual"
-    representative = None if individual else _representative(r, body, contractor_type)
-    usage = None if individual else _contact(r, body, "usage_contact")
-    billing = None if individual else _contact(r, body, "billing_contact")
-    shipping = None if individual else _shipping_address(r, body)
+    representative, usage, billing = _corporate_sections(r, body, contractor_type)
+    shipping = _shipping_address(r, body)
     if r.errors or contractor is None:
         return None, r.errors
     return ContractInfo(contractor, representative, usage, billing, shipping), []
