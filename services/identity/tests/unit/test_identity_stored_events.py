@@ -6,20 +6,23 @@ classes; it must never be regenerated from a changed aggregate."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
 
-from pbx_events.store import ServiceApplication
 from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
 from pbx_identity.domain.reminder import PasswordReminder
 from pbx_identity.domain.session import Session
 from pbx_identity.domain.staff import StaffMember
+from pbx_kit.testing_stored_events import (
+    assert_fixture_replays_to_todays_state,
+    assert_round_trip_through_the_store,
+    assert_topics_and_attributes_unchanged,
+    write_fixture,
+)
 
 FIXTURE = Path(__file__).parent / "data" / "identity_stored_events.json"
 NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)
@@ -89,69 +92,20 @@ def scenario() -> list[Aggregate]:
     return [account, email_claim, login_claim, reminder, session, staff]
 
 
-# -- the checks (the same in every service's copy of this test) ----------------------
-
-
-def app() -> ServiceApplication:
-    return ServiceApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-def stored(aggregates: list[Aggregate]) -> list[dict[str, Any]]:
-    mapper = app().mapper
-    return [
-        {
-            "topic": s.topic,
-            "originator_id": str(s.originator_id),
-            "originator_version": s.originator_version,
-            "state": json.loads(s.state),
-        }
-        for aggregate in aggregates
-        for s in map(mapper.to_stored_event, aggregate.collect_events())
-    ]
-
-
-def _without_times(event: dict[str, Any]) -> dict[str, Any]:
-    state = {k: v for k, v in event["state"].items() if k not in ("timestamp", "originator_id")}
-    return {"topic": event["topic"], "version": event["originator_version"], "state": state}
-
-
-def _state(aggregate: Any) -> dict[str, Any]:
-    skip = ("_id", "_created_on", "_modified_on", "_pending_events")
-    return {k: v for k, v in vars(aggregate).items() if k not in skip}
+# -- the checks (pbx_kit.testing_stored_events, shared by every service) -----------
 
 
 def test_the_events_keep_their_topics_and_attribute_names() -> None:
-    recorded = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    assert [_without_times(e) for e in stored(scenario())] == [_without_times(e) for e in recorded]
+    assert_topics_and_attributes_unchanged(FIXTURE, scenario)
 
 
 def test_events_stored_by_an_earlier_release_replay_to_the_same_state() -> None:
-    mapper = app().mapper
-    replayed: dict[str, Any] = {}
-    for e in json.loads(FIXTURE.read_text(encoding="utf-8")):
-        event = mapper.to_domain_event(
-            StoredEvent(
-                originator_id=e["originator_id"],
-                originator_version=e["originator_version"],
-                topic=e["topic"],
-                state=json.dumps(e["state"]).encode(),
-            )
-        )
-        replayed[e["originator_id"]] = event.mutate(replayed.get(e["originator_id"]))
-    assert [_state(a) for a in replayed.values()] == [_state(a) for a in scenario()]
+    assert_fixture_replays_to_todays_state(FIXTURE, scenario)
 
 
 def test_an_aggregate_saved_in_the_store_loads_back_the_same() -> None:
-    application = app()
-    aggregates = scenario()
-    states = [_state(a) for a in aggregates]
-    application.save(*aggregates)
-    loaded = [application.repository.get(a.id) for a in aggregates]
-    assert [_state(a) for a in loaded] == states
-    assert [type(a) for a in loaded] == [type(a) for a in aggregates]
+    assert_round_trip_through_the_store(scenario)
 
 
 if __name__ == "__main__":  # writes the fixture: only ever from the released aggregates
-    FIXTURE.write_text(
-        json.dumps(stored(scenario()), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    write_fixture(FIXTURE, scenario)
