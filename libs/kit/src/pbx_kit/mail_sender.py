@@ -85,7 +85,16 @@ class MailSender:
 
     async def send_due(self) -> int:
         """Send one batch of due mails; returns how many were claimed."""
-        claimed = await self.outbox.claim(self.batch_size, self.lease)
+        claiming = asyncio.ensure_future(self.outbox.claim(self.batch_size, self.lease))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # stopped while claiming: the claim may commit all the same; let it finish and
+            # give its mails back at once, or they would wait out the whole lease
+            with contextlib.suppress(Exception):
+                taken = await claiming
+                await asyncio.shield(self.outbox.release([q.mail.message_id for q in taken]))
+            raise
         pending = [queued.mail.message_id for queued in claimed]
         unreachable: TemporaryMailError | None = None
         try:
