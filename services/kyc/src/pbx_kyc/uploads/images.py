@@ -10,13 +10,16 @@ import warnings
 import zlib
 from typing import Final
 
-import pillow_heif
+import pi_heif
 from PIL import Image, ImageFile, ImageOps
 
 from pbx_kyc.uploads.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_JPEG_SCANS
 from pbx_kyc.uploads.refusals import Inspected, Kind, UploadRefused
 
-pillow_heif.register_heif_opener()  # process-wide: Pillow opens HEIF as format "HEIF"
+# process-wide: Pillow opens HEIF as format "HEIF". pi-heif is pillow-heif's decode-only
+# build (BSD-3-Clause, libheif + libde265 under LGPL, no GPL x265 encoder): HEIC is only
+# ever read here, and stored as JPEG
+pi_heif.register_heif_opener()
 
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 JPEG_QUALITY: Final = 90
