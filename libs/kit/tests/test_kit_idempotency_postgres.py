@@ -1,14 +1,12 @@
 """``Idempotency-Key`` on the PostgreSQL store, the one services run with.
 
-Needs ``PBX_TEST_DATABASE_URL`` (e.g. ``postgresql://root@127.0.0.1:5432/test``);
-skipped without it, a failure when ``PBX_REQUIRE_INFRA=1``. Each test gets its
-own schema and drops it afterwards.
+On the plugin's PostgreSQL (``PBX_TEST_DATABASE_URL``, else the embedded server; see
+``pbx_kit.testing``). Each test gets its own schema and drops it afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -62,16 +60,6 @@ def flaky() -> JSONResponse:
     """Returns a server error without raising."""
     RUNS["flaky"] = RUNS.get("flaky", 0) + 1
     return JSONResponse({"status": "down"}, status_code=503)
-
-
-@pytest.fixture(scope="module")
-def database_url() -> str:
-    url = os.environ.get("PBX_TEST_DATABASE_URL")
-    if url:
-        return url
-    if os.environ.get("PBX_REQUIRE_INFRA") == "1":
-        pytest.fail("PBX_TEST_DATABASE_URL is not set and PBX_REQUIRE_INFRA=1")
-    pytest.skip("no PostgreSQL: PBX_TEST_DATABASE_URL is not set")
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,15 @@
 Data lives under ``<data_dir>/postgres``; the server listens on a unix socket
 only (no TCP port to clash with), and is stopped with the system. After a
 crash (SIGKILL) the next start finds the server still running and reuses it.
+The test plugin (``pbx_kit.testing``) runs a throwaway one per test session.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -88,3 +91,13 @@ class EmbeddedPostgres:
         except Exception as exc:  # already stopped, or never fully started
             log.warning("embedded_postgres_stop_failed", error=repr(exc))
         self._server = None
+
+    def delete(self) -> None:
+        """Stop the server and delete its data: a throwaway server (the tests')."""
+        server = self._server
+        self.stop()
+        if server is not None:
+            # leave its handle list now: the data (and the list) are gone at exit
+            server._cleanup()
+            atexit.unregister(server._cleanup)
+        shutil.rmtree(self.pgdata, ignore_errors=True)

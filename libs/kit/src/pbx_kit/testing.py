@@ -1,16 +1,19 @@
 """A pytest plugin: real PostgreSQL and RabbitMQ for tests, never a silent skip in CI.
 
-Servers come from ``PBX_TEST_DATABASE_URL`` / ``PBX_TEST_AMQP_URL`` when set,
-else from testcontainers (a machine with Docker). When neither works the test
-is skipped, unless ``PBX_REQUIRE_INFRA=1`` (CI), which turns it into a failure.
-Every test gets a fresh database and its own exchange, so tests never see
-each other's events.
+Servers come from ``PBX_TEST_DATABASE_URL`` / ``PBX_TEST_AMQP_URL`` when set.
+Without a URL, PostgreSQL is the embedded one (the server ``./pbx up`` runs: one per
+test session, in a temporary directory, deleted at the end), else testcontainers;
+RabbitMQ comes from testcontainers (a machine with Docker). When nothing works the
+test is skipped, unless ``PBX_REQUIRE_INFRA=1`` (CI), which turns it into a failure.
+Every test gets a fresh database and
+its own exchange, so tests never see each other's events.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -65,10 +68,51 @@ def missing(what: str, why: str) -> None:
     pytest.skip(message)
 
 
+def why_failed(exc: BaseException) -> str:
+    """Why a server could not be had, in a few words (a skip's reason, counted by it)."""
+    if type(exc).__module__.startswith("docker"):
+        return "no Docker"
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__
+
+
 @pytest.fixture(scope="session")
 def _containers() -> Iterator[ExitStack]:
     with ExitStack() as stack:
         yield stack
+
+
+def embedded_postgres(stack: ExitStack) -> str:
+    """The embedded PostgreSQL (``./pbx up``'s) in a new temporary directory, stopped and
+    deleted when ``stack`` closes; tuned for throwaway data (no fsync). Returns the URL of
+    its ``pbx`` database: a unix socket, ``postgresql://postgres:@/pbx?host=/its/dir``.
+
+    Not under pytest's ``tmp_path_factory``: as root the server runs as another user,
+    which must traverse its parent directories, and pytest keeps its own private."""
+    import tempfile
+
+    import psycopg
+
+    from pbx_kit.embedded_pg import EmbeddedPostgres
+
+    base = Path(tempfile.mkdtemp(prefix="pbx-test-pg-"))
+    stack.callback(shutil.rmtree, base, ignore_errors=True)
+    server = EmbeddedPostgres(base)
+    stack.callback(server.delete)
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    try:
+        url = server.start()
+    finally:  # start() defaults it to a directory of its own: the tests see it unchanged
+        if runtime_dir is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = runtime_dir
+    with psycopg.connect(url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -77,12 +121,20 @@ def database_url(_containers: ExitStack) -> str:
     if url:
         return url
     try:
+        return embedded_postgres(_containers)
+    except Exception as exc:
+        embedded = why_failed(exc)
+    try:
         from testcontainers.community.postgres import PostgresContainer
 
         container = _containers.enter_context(PostgresContainer("postgres:16-alpine"))
         return str(container.get_connection_url(driver=None))
     except Exception as exc:  # no Docker here
-        missing("PostgreSQL", f"PBX_TEST_DATABASE_URL unset and testcontainers failed: {exc!r}")
+        missing(
+            "PostgreSQL",
+            f"PBX_TEST_DATABASE_URL unset, embedded server: {embedded},"
+            f" testcontainers: {why_failed(exc)}",
+        )
         raise
 
 
@@ -122,7 +174,7 @@ def amqp_broker(_containers: ExitStack) -> Broker:
         host, port = container.get_container_host_ip(), container.get_exposed_port(container.port)
         return Broker(f"amqp://{container.username}:{container.password}@{host}:{port}/", container)
     except Exception as exc:
-        missing("RabbitMQ", f"PBX_TEST_AMQP_URL unset and testcontainers failed: {exc!r}")
+        missing("RabbitMQ", f"PBX_TEST_AMQP_URL unset, testcontainers: {why_failed(exc)}")
         raise
 
 

@@ -1,8 +1,9 @@
 """Fault injection for tests on real servers, without stopping the shared ones.
 
-- ``TcpProxy``: a TCP proxy on 127.0.0.1 in front of PostgreSQL or RabbitMQ that a
-  test opens late, cuts (connections dropped, new ones refused) or stalls
-  (connections accepted, nothing forwarded), and restores.
+- ``TcpProxy``: a TCP proxy on 127.0.0.1 in front of PostgreSQL (over TCP or its unix
+  socket, as the tests' embedded server listens) or RabbitMQ that a test opens late,
+  cuts (connections dropped, new ones refused) or stalls (connections accepted, nothing
+  forwarded), and restores.
 - ``breaking_write_connections``: an application's next writes lose their
   connection, after their COMMIT went through (its acknowledgement is lost) or before.
 """
@@ -15,7 +16,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -31,6 +32,7 @@ class TcpProxy:
     ``open()``."""
 
     def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+        #: a host starting with ``/`` is a unix socket directory (libpq style)
         self.target = (target_host, target_port)
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
@@ -44,14 +46,19 @@ class TcpProxy:
     def in_front_of(cls, url: str) -> TcpProxy:
         parts = urlsplit(url)
         default = 5672 if parts.scheme.startswith("amqp") else 5432
-        return cls(parts.hostname or "127.0.0.1", parts.port or default)
+        # a unix socket directory given as ?host=/path (libpq style)
+        socket_dir = dict(parse_qsl(parts.query)).get("host", "")
+        host = parts.hostname or (socket_dir if socket_dir.startswith("/") else "127.0.0.1")
+        return cls(host, parts.port or default)
 
     def url(self, url: str) -> str:
-        """``url`` pointed at this proxy (user, password, path and query kept)."""
+        """``url`` pointed at this proxy (user, password, path and the query but for a
+        unix socket's ``host`` kept)."""
         parts = urlsplit(url)
         credentials = parts.netloc.rpartition("@")[0]
         netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in ("host", "port")])
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
 
     # -- what a test does --------------------------------------------------------------
 
@@ -112,7 +119,11 @@ class TcpProxy:
         self._writers.add(writer)
         try:
             await self._flowing.wait()
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            host, port = self.target
+            if host.startswith("/"):
+                up_reader, up_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+            else:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
             writer.transport.abort()
             self._writers.discard(writer)
