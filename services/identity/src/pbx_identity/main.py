@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pbx_events.relay import FollowerSettings
-from pbx_identity import api, api_account, api_auth, api_email
+from pbx_identity import api, api_account, api_applicant, api_auth, api_email
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.consumers import ROUTES
@@ -74,7 +74,13 @@ IDENTITY = Service[IdentityService](
     name=SERVICE,
     title="Identity — クラウドPBX",
     description="Account registration (アカウント登録). Errors are RFC 9457 problem+json.",
-    routers=[api.router, api_auth.router, api_account.router, api_email.router],
+    routers=[
+        api.router,
+        api_auth.router,
+        api_account.router,
+        api_applicant.router,
+        api_email.router,
+    ],
     application=make_application,
     mapping=IdentityMapping,
     consumers=ROUTES,

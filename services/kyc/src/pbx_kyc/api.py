@@ -17,7 +17,9 @@ from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_kyc import errors
 from pbx_kyc.application import DecideReview, KycService, UploadDocument
 from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
+from pbx_kyc.domain.reasons import RejectionReason, reason_message
 from pbx_kyc.domain.review import KycReview
+from pbx_kyc.domain.rules import Evaluation
 from pbx_kyc.public_urls import check_public_url
 from pbx_kyc.read_model import ReviewStore
 from pbx_kyc.scanner import require_clean
@@ -54,13 +56,26 @@ KycDep = Annotated[KycService, Depends(get_app)]
 ReviewsDep = Annotated[ReviewStore, Depends(get_reviews)]
 
 
+class ReasonOut(BaseModel):
+    code: str = Field(description="a stable code")
+    message: str = Field(description="what it means, in Japanese, for the customer")
+
+
 class DocumentOut(BaseModel):
     document_id: UUID
     document_type: str
     name: str
     side: str | None
     status: Literal["pending", "approved", "rejected", "expired"]
-    reason: str | None
+    reason: str | None = Field(description="why it was turned down (a code), once it was")
+    reason_message: str | None = Field(description="the reason, in Japanese")
+    problems: list[ReasonOut] = Field(
+        description=(
+            "why the screening rules say this document cannot count (expired, dated in the "
+            "future, a type no longer accepted…), in Japanese; empty when it counts. A "
+            "reviewer's approval never approves such a document: it is turned down with it"
+        )
+    )
     scan: Literal["pending", "clean", "infected"]
     issued_on: date | None
     expires_on: date | None
@@ -70,11 +85,6 @@ class DocumentOut(BaseModel):
     uploaded_at: datetime
 
 
-class MissingOut(BaseModel):
-    code: str
-    message: str
-
-
 class ReviewOut(BaseModel):
     review_id: UUID
     account_id: UUID
@@ -82,8 +92,11 @@ class ReviewOut(BaseModel):
     status: Literal["pending", "submitted", "in_review", "approved", "rejected", "expired"]
     revision: int
     documents: list[DocumentOut]
-    missing: list[MissingOut] = Field(description="what the rules still need, in Japanese")
+    missing: list[ReasonOut] = Field(description="what the rules still need, in Japanese")
     reasons: list[str] = Field(description="reason codes of the last rejection")
+    reason_messages: list[ReasonOut] = Field(
+        description="the last rejection's reasons, in Japanese"
+    )
     valid_until: date | None
     public_notice_url: str
     verification_method: Literal["document_upload"] = Field(
@@ -110,6 +123,13 @@ class QueueItemOut(BaseModel):
 
 class UploadedOut(BaseModel):
     document_id: UUID
+    problems: list[ReasonOut] = Field(
+        description=(
+            "why the rules say this document cannot count, in Japanese (empty when it "
+            "counts); it is kept for the reviewer all the same, and the review's missing "
+            "says what would complete the set"
+        )
+    )
     review: ReviewOut
 
 
@@ -126,18 +146,8 @@ class PublicNoticeIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    reasons: list[
-        Literal[
-            "document_unreadable",
-            "document_expired",
-            "name_mismatch",
-            "address_mismatch",
-            "document_incomplete",
-            "registry_too_old",
-            "other",
-        ]
-    ] = Field(min_length=1, max_length=10)
-    documents: dict[str, str] = Field(
+    reasons: list[RejectionReason] = Field(min_length=1, max_length=10)
+    documents: dict[str, RejectionReason] = Field(
         default_factory=dict,
         description="document id → reason code for each document turned down",
         max_length=50,
@@ -162,6 +172,12 @@ def check_filename(name: str | None) -> None:
         raise UploadRefused("invalid_filename")
 
 
+def _reason_text(review: KycReview, doc: dict[str, Any]) -> str | None:
+    if not doc["reason"]:
+        return None
+    return doc.get("reason_message") or reason_message(doc["reason"], review.contractor_type)
+
+
 def review_out(app: KycService, review: KycReview, *, for_reviewer: bool = False) -> ReviewOut:
     evaluation = app.evaluation(review)
     return ReviewOut(
@@ -178,6 +194,8 @@ def review_out(app: KycService, review: KycReview, *, for_reviewer: bool = False
                 side=doc["side"],
                 status=doc["status"],  # type: ignore[arg-type]
                 reason=doc["reason"] or None,
+                reason_message=_reason_text(review, dict(doc)),
+                problems=problems_out(evaluation, doc_id),
                 scan=doc["scan"],  # type: ignore[arg-type]
                 issued_on=doc["issued_on"],
                 expires_on=doc["expires_on"],
@@ -188,10 +206,14 @@ def review_out(app: KycService, review: KycReview, *, for_reviewer: bool = False
             )
             for doc_id, doc in review.documents.items()
         ],
-        missing=[MissingOut(code=m.code, message=m.message_ja) for m in evaluation.missing]
+        missing=[ReasonOut(code=m.code, message=m.message_ja) for m in evaluation.missing]
         if review.status in ("draft", "rejected", "expired")
         else [],
         reasons=list(review.reasons),
+        reason_messages=[
+            ReasonOut(code=code, message=reason_message(code, review.contractor_type))
+            for code in review.reasons
+        ],
         valid_until=review.valid_until,
         public_notice_url=review.public_notice_url,
         verification_method=app.verification_method,  # type: ignore[arg-type]
@@ -206,6 +228,13 @@ def review_out(app: KycService, review: KycReview, *, for_reviewer: bool = False
             for d in review.decisions
         ],
     )
+
+
+def problems_out(evaluation: Evaluation, document_id: str) -> list[ReasonOut]:
+    return [
+        ReasonOut(code=p.code, message=p.message_ja)
+        for p in evaluation.document_problems.get(document_id, [])
+    ]
 
 
 # -- the customer -------------------------------------------------------------------
@@ -285,7 +314,11 @@ async def upload_document(
     if fixed_phone is not None:
         await anyio.to_thread.run_sync(app.give_fixed_phone, caller.subject_uuid)
     review = await anyio.to_thread.run_sync(app.review_of, caller.subject_uuid)
-    return UploadedOut(document_id=document_id, review=review_out(app, review))
+    return UploadedOut(
+        document_id=document_id,
+        problems=problems_out(app.evaluation(review), str(document_id)),
+        review=review_out(app, review),
+    )
 
 
 @router.get("/reviews/me", response_model=ReviewOut, responses=_OWNER)

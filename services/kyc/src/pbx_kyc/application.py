@@ -237,7 +237,12 @@ class KycService(ServiceApplication):
             result = self.evaluation(review)
             if not result.complete:
                 raise errors.IncompleteSetError
-            review.approve(cmd.reviewer_id, result.valid_until, now)
+            # a document the rules say cannot count is never approved: it is turned down
+            rule_problems = {
+                document_id: (problems[0].code, " ".join(p.message_ja for p in problems))
+                for document_id, problems in result.document_problems.items()
+            }
+            review.approve(cmd.reviewer_id, result.valid_until, now, rule_problems)
             return review
 
         return self._change(cmd.review_id, decide)

@@ -42,7 +42,10 @@ async def test_the_whole_review_cycle(screening: Any) -> None:
 
     rejected = await s.client.post(
         f"/reviews/{review_id}/reject",
-        json={"reasons": ["document_unreadable"], "documents": {bad_document: "unreadable"}},
+        json={
+            "reasons": ["document_unreadable"],
+            "documents": {bad_document: "document_unreadable"},
+        },
         headers=reviewer,
     )
     assert rejected.status_code == 200, rejected.text

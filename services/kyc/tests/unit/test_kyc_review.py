@@ -115,3 +115,29 @@ def test_no_uploads_while_in_review_or_approved_and_approval_expires() -> None:
     assert review.status == "expired"
     add(review)
     assert (review.status, review.revision) == ("draft", 2)
+
+
+def test_an_approval_turns_down_the_documents_the_rules_reject_in_the_same_decision() -> None:
+    review = a_review()
+    licence = add(review)
+    receipt = add(review, "utility_receipt")
+    review.submit_if_complete(True)
+    review.collect_events()
+    text = "公共料金の領収書は発行から3か月を超えています。"
+    review.approve(REVIEWER, date(2028, 5, 31), NOW, {str(receipt): ("issued_too_long_ago", text)})
+    assert review.document(licence)["status"] == "approved"
+    turned_down = review.document(receipt)
+    assert (turned_down["status"], turned_down["reason"]) == ("rejected", "issued_too_long_ago")
+    assert turned_down["reason_message"] == text
+    assert names(review) == ["Claimed", "TurnedDownByRules", "Approved"]
+
+
+def test_an_approval_leaves_alone_a_document_already_turned_down() -> None:
+    review = a_review()
+    add(review)
+    infected = add(review, clean=False)
+    review.submit_if_complete(True)
+    review.collect_events()
+    review.approve(REVIEWER, None, NOW, {str(infected): ("expired", "…")})
+    assert review.document(infected)["reason"] == "malware_detected"
+    assert names(review) == ["Claimed", "Approved"]

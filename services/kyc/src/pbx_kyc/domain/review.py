@@ -95,6 +95,8 @@ class DocumentState(TypedDict):
     expires_on: date | None
     status: str
     reason: str
+    #: the rules' Japanese text when the rules turned it down ("" for a code's own text)
+    reason_message: str
     revision: int
     #: "pending" until the malware scanner passed it, then "clean" (infected ones are rejected)
     scan: str
@@ -243,6 +245,7 @@ class KycReview(Aggregate):
             expires_on=expires_on,
             status="pending",
             reason="",
+            reason_message="",
             revision=self.revision,
             scan="pending",
             media_type=media_type,
@@ -342,9 +345,44 @@ class KycReview(Aggregate):
         self.status = "in_review"
         self.reviewer_id = reviewer_id
 
-    def approve(self, reviewer_id: str, valid_until: date | None, decided_at: datetime) -> None:
+    def approve(
+        self,
+        reviewer_id: str,
+        valid_until: date | None,
+        decided_at: datetime,
+        rule_problems: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """Approve the set. ``rule_problems`` are the documents the rules say cannot count
+        (document id → the rules' reason code and Japanese text): they are turned down with
+        it in the same decision, never approved."""
         self._deciding(reviewer_id)
+        turned_down = {
+            document_id: problem
+            for document_id, problem in (rule_problems or {}).items()
+            if self.document(UUID(document_id))["status"] == "pending"
+        }
+        if turned_down:
+            self._turned_down_by_rules(
+                {document_id: code for document_id, (code, _) in turned_down.items()},
+                {document_id: text for document_id, (_, text) in turned_down.items()},
+            )
         self._approved(reviewer_id, valid_until, decided_at)
+
+    class TurnedDownByRules(Aggregate.Event):
+        """Documents the rules say cannot count, turned down as the set was approved."""
+
+        document_reasons: dict[str, str]
+        messages: dict[str, str]
+
+    @event(TurnedDownByRules)
+    def _turned_down_by_rules(
+        self, document_reasons: dict[str, str], messages: dict[str, str]
+    ) -> None:
+        for document_id, reason in document_reasons.items():
+            doc = self.documents[document_id]
+            doc["status"] = "rejected"
+            doc["reason"] = reason
+            doc["reason_message"] = messages.get(document_id, "")
 
     class Approved(Aggregate.Event):
         reviewer_id: str
