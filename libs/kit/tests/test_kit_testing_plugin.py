@@ -1,10 +1,13 @@
 """The test plugin itself: the embedded PostgreSQL that stands in for a server nobody
-named (every client of ours reaches it over its unix socket, the fault proxy too)."""
+named (every client of ours reaches it over its unix socket, the fault proxy too), and
+the skips counted by reason at the end of a run."""
 
 from __future__ import annotations
 
 import uuid
 from contextlib import ExitStack
+from types import SimpleNamespace
+from typing import Any
 
 import asyncpg
 import psycopg
@@ -13,8 +16,55 @@ from eventsourcing.domain import Aggregate
 from psycopg import sql
 
 from pbx_events.store import ServiceApplication, ensure_schema, postgres_env
-from pbx_kit.testing import _with_database, embedded_postgres, why_failed
+from pbx_kit.testing import _with_database, embedded_postgres, pytest_terminal_summary, why_failed
 from pbx_kit.testing_faults import TcpProxy
+
+
+class Reporter:
+    def __init__(self, skipped: list[Any]) -> None:
+        self.stats = {"skipped": skipped}
+        self.lines: list[str] = []
+
+    def write_sep(self, sep: str, title: str) -> None:
+        self.lines.append(f"== {title} ==")
+
+    def write_line(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def skip(nodeid: str, reason: str, when: str = "setup") -> Any:
+    return SimpleNamespace(
+        nodeid=nodeid, when=when, longrepr=("testing.py", 70, f"Skipped: {reason}")
+    )
+
+
+def test_the_skips_are_counted_by_reason_with_their_test_files() -> None:
+    rabbit = "RabbitMQ unavailable: PBX_TEST_AMQP_URL unset, testcontainers: no Docker"
+    reporter = Reporter(
+        [
+            skip("services/a/tests/test_a.py::test_one[real]", rabbit),
+            skip("services/a/tests/test_a.py::test_two[real]", rabbit),
+            skip("services/b/tests/test_b.py::test_three", rabbit),
+            skip("cli/tests/test_c.py::test_four", "rabbitmqctl unavailable: not on PATH"),
+        ]
+    )
+
+    pytest_terminal_summary(reporter)
+
+    assert reporter.lines == [
+        "== 4 skipped, by reason ==",
+        f"3 skipped: {rabbit}",
+        "      2  services/a/tests/test_a.py",
+        "      1  services/b/tests/test_b.py",
+        "1 skipped: rabbitmqctl unavailable: not on PATH",
+        "      1  cli/tests/test_c.py",
+    ]
+
+
+def test_a_run_without_skips_prints_nothing_more() -> None:
+    reporter = Reporter([])
+    pytest_terminal_summary(reporter)
+    assert reporter.lines == []
 
 
 def test_a_missing_docker_is_said_in_two_words() -> None:

@@ -4,8 +4,8 @@ Servers come from ``PBX_TEST_DATABASE_URL`` / ``PBX_TEST_AMQP_URL`` when set.
 Without a URL, PostgreSQL is the embedded one (the server ``./pbx up`` runs: one per
 test session, in a temporary directory, deleted at the end), else testcontainers;
 RabbitMQ comes from testcontainers (a machine with Docker). When nothing works the
-test is skipped, unless ``PBX_REQUIRE_INFRA=1`` (CI), which turns it into a failure.
-Every test gets a fresh database and
+test is skipped, unless ``PBX_REQUIRE_INFRA=1`` (CI), which turns it into a failure;
+the run ends with the skips counted by reason. Every test gets a fresh database and
 its own exchange, so tests never see each other's events.
 """
 
@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -75,6 +76,36 @@ def why_failed(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+#: how many test files a skip reason lists (``-v`` names every test)
+SKIPPED_FILES_SHOWN = 12
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What was skipped and why: the skips counted by reason, with their test files."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", ()) if r.when != "teardown"]
+    if not skipped:
+        return
+    by_reason: dict[str, Counter[str]] = {}
+    for report in skipped:
+        path = report.nodeid.split("::", 1)[0]
+        by_reason.setdefault(_skip_reason(report), Counter())[path] += 1
+    terminalreporter.write_sep("=", f"{len(skipped)} skipped, by reason")
+    ranked = sorted(by_reason.items(), key=lambda item: -sum(item[1].values()))
+    for reason, files in ranked:
+        terminalreporter.write_line(f"{sum(files.values())} skipped: {reason}")
+        shown = files.most_common(SKIPPED_FILES_SHOWN)
+        for path, count in shown:
+            terminalreporter.write_line(f"    {count:3d}  {path}")
+        if len(files) > len(shown):
+            terminalreporter.write_line(f"         ... and {len(files) - len(shown)} more files")
 
 
 @pytest.fixture(scope="session")
