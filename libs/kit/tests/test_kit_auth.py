@@ -8,6 +8,7 @@ Every token in the negative suite must be refused twice: by ``TokenVerifier.veri
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ import socket
 import stat
 import threading
 import time
+import types
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,10 +25,14 @@ from typing import Any
 
 import httpx
 import jwt
+import jwt.api_jwk
+import jwt.jwk_set_cache
+import jwt.jwks_client
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Depends, FastAPI
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import APIRouter, Depends, FastAPI, Response
 
 from pbx_kit.app import create_app
 from pbx_kit.auth import (
@@ -683,114 +689,13 @@ def test_static_source_from_a_mapping(ring: KeyRing, issuer: TokenMinter) -> Non
 # --- JWKS over HTTP ----------------------------------------------------------------------
 
 
-class FakeJwks:
-    """A JWKS endpoint stub with a controllable clock."""
-
-    def __init__(self, ring: KeyRing) -> None:
-        self.ring = ring
-        self.fetches = 0
-        self.now = 1000.0
-        self.down = False
-
-    def fetch(self, url: str) -> dict[str, Any]:
-        assert url == "http://identity/.well-known/jwks.json"
-        self.fetches += 1
-        if self.down:
-            raise OSError("connection refused")
-        return self.ring.jwks()
-
-    def clock(self) -> float:
-        return self.now
-
-
-def jwks_source(fake: FakeJwks) -> JwksKeySource:
-    return JwksKeySource(
-        "http://identity/.well-known/jwks.json", fetch=fake.fetch, clock=fake.clock
-    )
-
-
-def test_jwks_source_caches_and_refetches_on_rotation(ring: KeyRing) -> None:
-    fake = FakeJwks(ring)
-    verifier = TokenVerifier(jwks_source(fake))
-    issuer = TokenMinter(ring)
-
-    for _ in range(5):
-        verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
-    assert fake.fetches == 1  # cached
-
-    fake.now += 31
-    ring.rotate()  # identity rotates: a token with a kid the cache does not know
-    assert verifier.verify(issuer.issue(ACCOUNT, ["customer"])).subject == ACCOUNT
-    assert fake.fetches == 2
-
-    fake.now += 300  # periodic refresh
-    verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
-    assert fake.fetches == 3
-
-
-def test_unknown_kids_refetch_at_most_once_per_30_seconds(ring: KeyRing) -> None:
-    fake = FakeJwks(ring)
-    verifier = TokenVerifier(jwks_source(fake))
-    verifier.verify(TokenMinter(ring).issue(ACCOUNT, ["customer"]))
-    fake.now += 31
-    for i in range(20):
-        with pytest.raises(InvalidTokenError):
-            verifier.verify(sign(ring.current, good_claims(), kid=f"random-{i}"))
-        fake.now += 1
-    assert fake.fetches == 2  # the first unknown kid refetched; the next 19 s did not
-    fake.now += 11
-    with pytest.raises(InvalidTokenError):
-        verifier.verify(sign(ring.current, good_claims(), kid="random-x"))
-    assert fake.fetches == 3
-
-
-def test_jwks_outage_keeps_known_keys_and_is_503_without_any(ring: KeyRing) -> None:
-    fake = FakeJwks(ring)
-    verifier = TokenVerifier(jwks_source(fake))
-    token = TokenMinter(ring).issue(ACCOUNT, ["customer"])
-    verifier.verify(token)
-    fake.down = True
-    fake.now += 400  # due for a refresh, which fails: the cached keys still verify
-    assert verifier.verify(token).subject == ACCOUNT
-
-    cold = FakeJwks(ring)
-    cold.down = True
-    with pytest.raises(AuthUnavailableError) as caught:
-        TokenVerifier(jwks_source(cold)).verify(token)
-    assert caught.value.status == 503
-
-
-def test_jwks_source_skips_keys_it_cannot_use(ring: KeyRing, issuer: TokenMinter) -> None:
-    document = {
-        "keys": [
-            {"kty": "RSA", "kid": "rsa", "n": "AQAB", "e": "AQAB"},
-            {"kty": "OKP", "crv": "X25519", "kid": "x", "x": ring.current.public_jwk()["x"]},
-            {**ring.current.public_jwk(), "kid": "enc", "use": "enc"},
-            {**ring.current.public_jwk(), "kid": "short", "x": "AAAA"},
-            "junk",
-            ring.current.public_jwk(),
-        ]
-    }
-    source = JwksKeySource("http://identity/jwks", fetch=lambda url: document)
-    assert set(source()) == {ring.current.kid}
-    assert TokenVerifier(source).verify(issuer.issue(ACCOUNT, ["customer"]))
-
-
-@pytest.fixture
-def identity_server(ring: KeyRing) -> Iterator[str]:
-    """A tiny FastAPI identity serving the ring's JWKS over real HTTP (uvicorn, a thread)."""
-    identity = FastAPI()
-    calls: list[int] = []
-
-    @identity.get("/.well-known/jwks.json")
-    def jwks() -> dict[str, Any]:
-        calls.append(1)
-        return ring.jwks()
-
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` over real HTTP (uvicorn in a thread) on a free port; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(identity, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -798,17 +703,187 @@ def identity_server(ring: KeyRing) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/.well-known/jwks.json"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
 
 
+class JwksEndpoint:
+    """A JWKS endpoint served over real HTTP: counts its requests and can be down (503)."""
+
+    def __init__(self, document: Callable[[], Any]) -> None:
+        self.document = document
+        self.fetches = 0
+        self.down = False
+        self.url = ""
+
+    def app(self) -> FastAPI:
+        endpoint = FastAPI()
+
+        @endpoint.get("/.well-known/jwks.json")
+        def jwks() -> Any:
+            self.fetches += 1
+            if self.down:
+                return Response(status_code=503)
+            return self.document()
+
+        return endpoint
+
+
+@pytest.fixture
+def jwks_endpoint(ring: KeyRing) -> Iterator[JwksEndpoint]:
+    endpoint = JwksEndpoint(ring.jwks)
+    with serving(endpoint.app()) as base:
+        endpoint.url = base + "/.well-known/jwks.json"
+        yield endpoint
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """One fake monotonic clock for the source and for PyJWKClient, whose cache expiry and
+    unknown-kid cooldown read ``time.monotonic()`` in these three modules (a shim with
+    nothing else: should PyJWT read another clock, these tests fail instead of waiting)."""
+    fake = FakeClock()
+    shim = types.SimpleNamespace(monotonic=fake)
+    for module in (jwt.jwks_client, jwt.jwk_set_cache, jwt.api_jwk):
+        monkeypatch.setattr(module, "time", shim)
+    return fake
+
+
+def test_jwks_source_caches_and_refetches_on_rotation(
+    ring: KeyRing, jwks_endpoint: JwksEndpoint, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(JwksKeySource(jwks_endpoint.url, clock=clock))
+    issuer = TokenMinter(ring)
+
+    for _ in range(5):
+        verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
+    assert jwks_endpoint.fetches == 1  # cached
+
+    clock.now += 31
+    ring.rotate()  # identity rotates: a token with a kid the cache does not know
+    assert verifier.verify(issuer.issue(ACCOUNT, ["customer"])).subject == ACCOUNT
+    assert jwks_endpoint.fetches == 2
+
+    clock.now += 299  # the set is still fresh
+    verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
+    assert jwks_endpoint.fetches == 2
+    clock.now += 2  # periodic refresh (PyJWKClient: once more than 300 s old)
+    verifier.verify(issuer.issue(ACCOUNT, ["customer"]))
+    assert jwks_endpoint.fetches == 3
+
+
+def test_unknown_kids_refetch_at_most_once_per_30_seconds(
+    ring: KeyRing, jwks_endpoint: JwksEndpoint, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(JwksKeySource(jwks_endpoint.url, clock=clock))
+    verifier.verify(TokenMinter(ring).issue(ACCOUNT, ["customer"]))
+    clock.now += 31
+    for i in range(20):
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(sign(ring.current, good_claims(), kid=f"random-{i}"))
+        clock.now += 1
+    assert jwks_endpoint.fetches == 2  # the first unknown kid refetched; the next 19 s did not
+    clock.now += 11
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign(ring.current, good_claims(), kid="random-x"))
+    assert jwks_endpoint.fetches == 3
+
+
+def test_jwks_outage_keeps_known_keys_and_is_503_without_any(
+    ring: KeyRing, jwks_endpoint: JwksEndpoint, clock: FakeClock
+) -> None:
+    verifier = TokenVerifier(JwksKeySource(jwks_endpoint.url, clock=clock))
+    token = TokenMinter(ring).issue(ACCOUNT, ["customer"])
+    verifier.verify(token)
+    jwks_endpoint.down = True
+    clock.now += 400  # due for a refresh, which fails: the cached keys still verify
+    assert verifier.verify(token).subject == ACCOUNT
+    assert jwks_endpoint.fetches == 2
+    clock.now += 29  # a failed fetch is not tried again for 30 s
+    assert verifier.verify(token).subject == ACCOUNT
+    assert jwks_endpoint.fetches == 2
+    clock.now += 1
+    assert verifier.verify(token).subject == ACCOUNT
+    assert jwks_endpoint.fetches == 3
+
+    cold = TokenVerifier(JwksKeySource(jwks_endpoint.url, clock=clock))
+    with pytest.raises(AuthUnavailableError) as caught:
+        cold.verify(token)
+    assert caught.value.status == 503
+    assert jwks_endpoint.fetches == 4
+    with pytest.raises(AuthUnavailableError):
+        cold.verify(token)  # knowing no key, it tries again after a second, not before
+    assert jwks_endpoint.fetches == 4
+    clock.now += 1
+    jwks_endpoint.down = False
+    assert cold.verify(token).subject == ACCOUNT
+    assert jwks_endpoint.fetches == 5
+
+
+def test_jwks_source_skips_keys_it_cannot_use(ring: KeyRing, issuer: TokenMinter) -> None:
+    ed25519 = ring.current.public_jwk()
+    document = {
+        "keys": [
+            {"kty": "RSA", "kid": "rsa", "n": "AQAB", "e": "AQAB"},
+            {"kty": "OKP", "crv": "X25519", "kid": "x", "x": ed25519["x"]},
+            {**ed25519, "kid": "enc", "use": "enc"},
+            {**ed25519, "kid": "short", "x": "AAAA"},
+            {**ed25519, "kid": "hs", "alg": "HS256"},
+            {**ed25519, "kid": "no such kid!"},
+            {"kty": "oct", "kid": "oct", "k": b64(b"secret" * 6)},
+            {"kty": "EC", "crv": "P-256", "kid": "ec", **_p256_xy()},
+            "junk",
+            ed25519,
+        ]
+    }
+    endpoint = JwksEndpoint(lambda: document)
+    with serving(endpoint.app()) as base:
+        source = JwksKeySource(base + "/.well-known/jwks.json")
+        assert set(source()) == {ring.current.kid}
+        assert TokenVerifier(source).verify(issuer.issue(ACCOUNT, ["customer"]))
+
+
+def _p256_xy() -> dict[str, str]:
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    return {"x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+
+
+def test_a_jwks_without_any_usable_key_is_503_not_an_empty_set(clock: FakeClock) -> None:
+    endpoint = JwksEndpoint(lambda: {"keys": [{"kty": "RSA", "kid": "rsa", "n": "AQAB"}]})
+    with serving(endpoint.app()) as base:
+        source = JwksKeySource(base + "/.well-known/jwks.json", clock=clock)
+        with pytest.raises(AuthUnavailableError):
+            source()
+
+
+@pytest.fixture
+def identity_server(ring: KeyRing) -> Iterator[str]:
+    """A tiny FastAPI identity serving the ring's JWKS over real HTTP (uvicorn, a thread)."""
+    identity = FastAPI()
+
+    @identity.get("/.well-known/jwks.json")
+    def jwks() -> dict[str, Any]:
+        return ring.jwks()
+
+    with serving(identity) as base:
+        yield base + "/.well-known/jwks.json"
+
+
 def test_jwks_fetched_over_http_from_a_fastapi_identity(
     ring: KeyRing, issuer: TokenMinter, identity_server: str
 ) -> None:
-    # the real fetch (httpx); no 30 s wait between unknown-kid refetches in this test
+    # the real fetch (PyJWKClient, urllib); no 30 s wait between unknown-kid refetches in this test
     verifier = TokenVerifier(JwksKeySource(identity_server, unknown_kid_interval=0))
     old = issuer.issue(ACCOUNT, ["admin"])
     assert verifier.verify(old).roles == {"admin"}

@@ -4,7 +4,8 @@ Identity keeps a :class:`KeyRing` of Ed25519 keys (the newest signs, all verify,
 keys can be rotated without logging anyone out), issues tokens with its own
 ``TokenIssuer`` (``pbx_identity.tokens``) and serves :meth:`KeyRing.jwks` at
 ``/.well-known/jwks.json``. Every other service verifies with a :class:`TokenVerifier`
-whose keys come from a :class:`JwksKeySource` (identity's JWKS over HTTP) or a
+whose keys come from a :class:`JwksKeySource` (identity's JWKS over HTTP, through PyJWT's
+``PyJWKClient``) or a
 :class:`StaticKeySource` (the ring itself, in the embedded default).
 
 Routes get the caller with the ``CurrentCaller`` / ``OptionalCaller`` dependencies
@@ -41,14 +42,13 @@ from pbx_kit.auth.errors import (
     InvalidTokenError,
     UnauthorizedError,
 )
-from pbx_kit.auth.keys import KeyRing, SigningKey, key_id, parse_jwks, public_jwk
+from pbx_kit.auth.keys import KeyRing, SigningKey, key_id, public_jwk
 from pbx_kit.auth.verification import (
     JwksKeySource,
     PublicKeys,
     RefreshingKeySource,
     StaticKeySource,
     TokenVerifier,
-    fetch_json,
 )
 
 __all__ = [
@@ -75,11 +75,9 @@ __all__ = [
     "UnauthorizedError",
     "bearer_scheme",
     "current_caller",
-    "fetch_json",
     "install_auth",
     "key_id",
     "optional_caller",
-    "parse_jwks",
     "public_jwk",
     "require_roles",
 ]

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -34,12 +33,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -257,35 +250,3 @@ class KeyRing:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The JWK Set to serve at ``/.well-known/jwks.json`` (newest first)."""
         return {"keys": [k.public_jwk() for k in reversed(self._keys)]}
-
-
-def _jwk_public_key(jwk: Any) -> tuple[str, Ed25519PublicKey] | None:
-    """An OKP/Ed25519 signing key from a JWK, or None for anything else."""
-    if not isinstance(jwk, dict):
-        return None
-    kid, x = jwk.get("kid"), jwk.get("x")
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        return None
-    if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
-        return None
-    if not isinstance(kid, str) or not KID_RE.match(kid) or not isinstance(x, str):
-        return None
-    try:
-        raw = _b64url_decode(x)
-        if len(raw) != 32:
-            return None
-        return kid, Ed25519PublicKey.from_public_bytes(raw)
-    except ValueError:
-        return None
-
-
-def parse_jwks(document: Any) -> dict[str, Ed25519PublicKey]:
-    """The Ed25519 signing keys of a JWK Set (other keys are skipped)."""
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JWK Set")
-    keys: dict[str, Ed25519PublicKey] = {}
-    for jwk in document["keys"]:
-        parsed = _jwk_public_key(jwk)
-        if parsed is not None:
-            keys[parsed[0]] = parsed[1]
-    return keys

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-import httpx
 import jwt
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,7 +24,7 @@ from pbx_kit.auth.claims import (
     Caller,
 )
 from pbx_kit.auth.errors import AuthUnavailableError, InvalidTokenError
-from pbx_kit.auth.keys import KeyRing, parse_jwks
+from pbx_kit.auth.keys import KeyRing
 
 log = structlog.get_logger("pbx.auth")
 
@@ -60,28 +58,17 @@ class StaticKeySource:
         return self._ring.public_keys() if self._ring is not None else self._keys
 
 
-_MAX_JWKS_BYTES = 1_048_576
-
-
-def fetch_json(url: str, timeout: float = 5.0) -> Any:
-    """GET ``url`` and decode its JSON (at most ``_MAX_JWKS_BYTES``)."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("JWKS URL must be http(s)")
-    response = httpx.get(url, timeout=timeout, headers={"Accept": "application/json"})
-    response.raise_for_status()
-    body = response.content
-    if len(body) > _MAX_JWKS_BYTES:
-        raise ValueError("JWKS document too large")
-    return json.loads(body)
-
-
 class JwksKeySource:
-    """Identity's public keys fetched from its JWKS URL and cached.
+    """Identity's public keys, fetched from its JWKS URL and cached by PyJWT's
+    :class:`jwt.PyJWKClient`; only Ed25519 signing keys (``EdDSA``) are kept.
 
-    Refetched every ``refresh_interval`` seconds, and when a token names a key id the
-    cache does not know (a rotation) at most once per ``unknown_kid_interval`` seconds,
-    so random key ids cannot make a service hammer identity. A failed fetch keeps the
-    keys already known; with none known at all verification answers 503.
+    The client refetches the set once it is ``refresh_interval`` seconds old, and when a
+    token names a key id it does not know (a rotation) at most once per
+    ``unknown_kid_interval`` seconds after a successful fetch, so random key ids cannot
+    make a service hammer identity. What the client does not do is kept here: a failed
+    fetch keeps the keys already known (the client would forget them once they expire)
+    and is not tried again for ``unknown_kid_interval`` seconds (``retry_interval`` while
+    none is known); with none known at all verification answers 503.
     """
 
     def __init__(
@@ -92,58 +79,75 @@ class JwksKeySource:
         unknown_kid_interval: float = 30.0,
         retry_interval: float = 1.0,
         timeout: float = 5.0,
-        fetch: Callable[[str], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
-        self.refresh_interval = refresh_interval
         self.unknown_kid_interval = unknown_kid_interval
         self.retry_interval = retry_interval
-        self._fetch = fetch or (lambda u: fetch_json(u, timeout))
+        # raises PyJWKClientError for anything but http(s); redirects are not followed
+        self.client = jwt.PyJWKClient(
+            url,
+            lifespan=refresh_interval,
+            cooldown_duration=unknown_kid_interval,
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "pbx-kit"},
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, Ed25519PublicKey] | None = None
-        self._fetched_at = 0.0
-        self._attempted_at: float | None = None
+        self._failed_at: float | None = None
 
-    def _load(self, now: float) -> None:
-        self._attempted_at = now
-        try:
-            keys = parse_jwks(self._fetch(self.url))
-        except Exception as exc:
-            log.warning("jwks_fetch_failed", url=self.url, error_type=type(exc).__name__)
-            return
-        self._keys = keys
-        self._fetched_at = now
+    @staticmethod
+    def _usable(signing_keys: list[jwt.PyJWK]) -> dict[str, Ed25519PublicKey]:
+        # PyJWKClient already dropped keys without a kid, for another use than "sig", or
+        # that it cannot parse; a JWK Set may still hold RSA, EC or HMAC keys
+        return {
+            jwk.key_id: jwk.key
+            for jwk in signing_keys
+            if jwk.algorithm_name == ALGORITHM
+            and isinstance(jwk.key, Ed25519PublicKey)
+            and jwk.key_id is not None
+            and KID_RE.match(jwk.key_id)
+        }
 
-    def _since_attempt(self, now: float) -> float:
-        return float("inf") if self._attempted_at is None else now - self._attempted_at
+    def _keys_from(self, signing_keys: Callable[[], list[jwt.PyJWK]]) -> PublicKeys:
+        """The keys ``signing_keys()`` gives, or on its failure the ones known (caller locks)."""
+        now = self._clock()
+        wait = self.retry_interval if self._keys is None else self.unknown_kid_interval
+        if self._failed_at is None or now - self._failed_at >= wait:
+            try:
+                self._keys = self._usable(signing_keys())
+                self._failed_at = None
+            except Exception as exc:
+                # PyJWKClientConnectionError, a set without usable keys, a body not JSON...
+                self._failed_at = now
+                log.warning("jwks_fetch_failed", url=self.url, error_type=type(exc).__name__)
+        if self._keys is None:
+            raise AuthUnavailableError()
+        return self._keys
 
     def __call__(self) -> PublicKeys:
         with self._lock:
-            now = self._clock()
-            if self._keys is None:
-                if self._since_attempt(now) >= self.retry_interval:
-                    self._load(now)
-            elif (
-                now - self._fetched_at >= self.refresh_interval
-                and self._since_attempt(now) >= self.unknown_kid_interval
-            ):
-                self._load(now)
-            if self._keys is None:
-                raise AuthUnavailableError()
-            return self._keys
+            # from the client's cache, fetched again once it is refresh_interval old
+            return self._keys_from(self.client.get_signing_keys)
 
     def refresh(self, kid: str) -> PublicKeys:
-        """Look again for an unknown key id (at most once per ``unknown_kid_interval``)."""
+        """Look again for an unknown key id (the client refetches at most once per
+        ``unknown_kid_interval``)."""
+
+        def looked_again() -> list[jwt.PyJWK]:
+            try:
+                self.client.get_signing_key(kid)
+            except jwt.PyJWKClientConnectionError:
+                raise
+            except jwt.PyJWKClientError:
+                pass  # still unknown after a refetch, or too soon to refetch
+            return self.client.get_signing_keys()  # the set just fetched, from the cache
+
         with self._lock:
-            now = self._clock()
-            known = self._keys or {}
-            if kid not in known and self._since_attempt(now) >= self.unknown_kid_interval:
-                self._load(now)
-            if self._keys is None:
-                raise AuthUnavailableError()
-            return self._keys
+            if self._keys is not None and kid in self._keys:
+                return self._keys
+            return self._keys_from(looked_again)
 
 
 #: what parsing hostile input may raise besides PyJWT's own errors (deeply nested JSON:
