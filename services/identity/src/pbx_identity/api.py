@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pbx_identity.api_models import RegistrationDraftIn, RegistrationIn
 from pbx_identity.application import IdentityService
@@ -14,8 +15,14 @@ from pbx_identity.commands import RegisterAccount
 from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData
-from pbx_identity.validation.registration import invalid_step, validate_registration
-from pbx_identity.validation.warnings import all_registration_warnings
+from pbx_identity.validation.registration import (
+    ValidatedDraft,
+    invalid_step,
+    validate_draft,
+    validate_registration,
+)
+from pbx_identity.validation.warnings import all_registration_warnings, contract_warnings
+from pbx_identity.views import own_or_same, person_view, stored
 from pbx_kit.app import schema_ref
 from pbx_kit.problems import FieldProblem, problem_responses
 
@@ -69,10 +76,34 @@ class RegisteredOut(BaseModel):
     warnings: list[WarningOut] = []
 
 
+class TermsOut(BaseModel):
+    privacy_policy_version: str
+    terms_of_service_version: str
+
+
+class NormalizedOut(BaseModel):
+    """入力内容の確認: the values as they will be stored and shown on the account page
+    (prefecture name and code, phones in national and E.164 form, kana and widths folded).
+    Parts the checked step does not cover are null."""
+
+    terms: TermsOut | None = Field(description="accepted versions (step terms, or whole)")
+    contractor_type: Literal["individual", "corporation", "telemarketing"] | None
+    payment_method: Literal["prepaid"] | None
+    contractor: dict[str, Any] | None
+    representative: dict[str, Any] | None
+    usage_contact: dict[str, Any] | None
+    billing_contact: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    agency_code: str | None
+
+
 class ValidatedOut(BaseModel):
     valid: Literal[True] = True
     step: str | None
     warnings: list[WarningOut] = []
+    normalized: NormalizedOut = Field(
+        description="what was checked, normalised: build the confirmation screen (確認) from it"
+    )
 
 
 def warnings_out(warnings: list[FieldError]) -> list[WarningOut]:
@@ -82,6 +113,21 @@ def warnings_out(warnings: list[FieldError]) -> list[WarningOut]:
 def _warnings(data: RegistrationData | None) -> list[WarningOut]:
     """postal_code_prefecture_mismatch, fixed_line_recommended (the screening number)."""
     return [] if data is None else warnings_out(all_registration_warnings(data))
+
+
+def normalized_out(draft: ValidatedDraft) -> NormalizedOut:
+    contract = draft.contract
+    return NormalizedOut(
+        terms=TermsOut(**dataclasses.asdict(draft.terms)) if draft.terms else None,
+        contractor_type=draft.contractor_type,
+        payment_method="prepaid" if contract is not None else None,
+        contractor=person_view(dataclasses.asdict(contract.contractor)) if contract else None,
+        representative=stored(contract.representative) if contract else None,
+        usage_contact=own_or_same(stored(contract.usage_contact)) if contract else None,
+        billing_contact=own_or_same(stored(contract.billing_contact)) if contract else None,
+        shipping_address=own_or_same(stored(contract.shipping_address)) if contract else None,
+        agency_code=draft.agency_code,
+    )
 
 
 def get_app(request: Request) -> IdentityService:
@@ -126,11 +172,19 @@ def register_account(body: RegistrationBody, app: IdentityServiceDep) -> Registe
     responses=_CONFLICT,
 )
 def validate_account_draft(body: RegistrationBody) -> ValidatedOut:
-    """Validate a registration draft, whole or one step (terms | customer_info); stores nothing."""
+    """Validate a registration draft, whole or one step (terms | customer_info); stores nothing.
+    The answer carries the normalised values for the confirmation screen, and the warnings."""
     step = body.get("step")
     if step_errors := invalid_step(step):
         raise _refuse(step_errors)
-    data, errors = validate_registration(body, step=step)
-    if errors:
+    draft, errors = validate_draft(body, step=step)
+    if errors or draft is None:
         raise _refuse(errors)
-    return ValidatedOut(step=step, warnings=_warnings(data))
+    warnings = (
+        []
+        if draft.contract is None
+        else warnings_out(
+            contract_warnings(draft.contract.contractor, draft.contract.shipping_address)
+        )
+    )
+    return ValidatedOut(step=step, warnings=warnings, normalized=normalized_out(draft))

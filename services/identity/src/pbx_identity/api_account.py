@@ -14,10 +14,9 @@ from pbx_identity.application import IdentityService
 from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
 from pbx_identity.domain.account import Account
 from pbx_identity.errors import RegistrationInvalidError
-from pbx_identity.validation.phone import format_national
-from pbx_identity.validation.prefectures import prefecture_name
 from pbx_identity.validation.registration import validate_contract_info
 from pbx_identity.validation.warnings import contract_warnings
+from pbx_identity.views import input_of, own_or_same, person_view
 from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import FieldProblem, problem_responses
 
@@ -136,43 +135,8 @@ class ContractInfoPatch(BaseModel):
     shipping_address: dict[str, Any] | None = None
 
 
-# -- stored (normalised) values -> the registration input shape ----------------------------
-
-
-def _phone_in(value: str | None) -> str | None:
-    return format_national(value) if value else None
-
-
-def _person_view(stored: dict[str, Any]) -> dict[str, Any]:
-    view = {k: v for k, v in stored.items() if not k.endswith("_e164") and k != "prefecture_code"}
-    if "prefecture_code" in stored:
-        view["prefecture_code"] = stored["prefecture_code"]
-        view["prefecture"] = prefecture_name(stored["prefecture_code"])
-    for key in ("phone", "contact_phone", "fax"):
-        if f"{key}_e164" in stored:
-            view[f"{key}_e164"] = stored[f"{key}_e164"]
-            view[key] = _phone_in(stored[f"{key}_e164"])
-    return view
-
-
-def _input_of(stored: dict[str, Any] | None) -> dict[str, Any]:
-    if stored is None:
-        return {"same_as_contractor": True}
-    view = _person_view(stored)
-    view.pop("prefecture_code", None)
-    for key in ("phone", "contact_phone", "fax"):
-        view.pop(f"{key}_e164", None)
-    return {"same_as_contractor": False, **view}
-
-
-def _own_or_same(stored: dict[str, Any] | None) -> dict[str, Any]:
-    if stored is None:
-        return {"same_as_contractor": True}
-    return {"same_as_contractor": False, **_person_view(stored)}
-
-
 def account_out(account: Account) -> AccountOut:
-    contractor = _person_view(account.contractor)
+    contractor = person_view(account.contractor)
     pending = account.pending_email_change
     if pending is not None and not pending.open_at(datetime.now(UTC)):
         pending = None
@@ -184,9 +148,9 @@ def account_out(account: Account) -> AccountOut:
         payment_method=account.payment_method,
         contractor=contractor,
         representative=account.representative,
-        usage_contact=_own_or_same(account.usage_contact),
-        billing_contact=_own_or_same(account.billing_contact),
-        shipping_address=_own_or_same(account.shipping_address),
+        usage_contact=own_or_same(account.usage_contact),
+        billing_contact=own_or_same(account.billing_contact),
+        shipping_address=own_or_same(account.shipping_address),
         agency_code=account.agency_code,
         terms=account.terms,
         registered_at=account.created_on,
@@ -197,7 +161,7 @@ def account_out(account: Account) -> AccountOut:
 
 
 def _merged_input(account: Account, patch: ContractInfoPatch) -> dict[str, Any]:
-    contractor = _input_of(account.contractor)
+    contractor = input_of(account.contractor)
     contractor.pop("same_as_contractor")
     contractor["email_confirmation"] = contractor["email"]
     if patch.contractor is not None:
@@ -205,9 +169,9 @@ def _merged_input(account: Account, patch: ContractInfoPatch) -> dict[str, Any]:
     body: dict[str, Any] = {
         "contractor": contractor,
         "representative": account.representative,
-        "usage_contact": _input_of(account.usage_contact),
-        "billing_contact": _input_of(account.billing_contact),
-        "shipping_address": _input_of(account.shipping_address),
+        "usage_contact": input_of(account.usage_contact),
+        "billing_contact": input_of(account.billing_contact),
+        "shipping_address": input_of(account.shipping_address),
     }
     for section in ("representative", "usage_contact", "billing_contact", "shipping_address"):
         value = getattr(patch, section)

@@ -78,7 +78,6 @@ def test_name_kana_is_normalised_to_katakana_or_half_width_alnum(typed: str, sto
         "山田",  # kanji
         "山田 太郎",
         "ヤマダ太郎",
-        "ABCショウジ",  # mixed alphabets
         "ヤマダ_タロウ",
         "ヤマダ-タロウ",  # a hyphen is not the long vowel mark
         "ヤマダ\tタロウ",
@@ -90,6 +89,19 @@ def test_name_kana_is_normalised_to_katakana_or_half_width_alnum(typed: str, sto
 )
 def test_name_kana_refuses_hiragana_kanji_and_mixtures(typed: str) -> None:
     assert _code(normalize_name_kana, typed) == "invalid_kana"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("ABCショウジ", "ABCショウジ"),
+        ("ＮＴＴドコモ", "NTTドコモ"),
+        ("ｶﾌﾞｼｷｶﾞｲｼｬ ABC", "カブシキガイシャ ABC"),
+        ("エービーシー　ホールディングス", "エービーシー\u3000ホールディングス"),
+    ],
+)
+def test_a_company_reading_may_mix_katakana_and_latin_letters(typed: str, stored: str) -> None:
+    assert normalize_name_kana(typed) == stored
 
 
 @pytest.mark.parametrize("typed", ["", "   ", FW_SPACE * 2])
@@ -353,13 +365,30 @@ def test_email_is_trimmed_and_its_domain_lower_cased(typed: str, stored: str) ->
 @pytest.mark.parametrize(
     "typed",
     [
+        "taro..yamada@docomo.ne.jp",
+        "taro.@docomo.ne.jp",
+        ".taro@ezweb.ne.jp",
+        "a..b.@softbank.ne.jp",
+    ],
+)
+def test_a_mobile_carriers_legacy_address_is_accepted_as_it_is(typed: str) -> None:
+    """Addresses the carriers gave before they followed RFC 5322; they still deliver."""
+    assert normalize_email(typed) == typed
+    assert email_domain_class(typed) == "carrier"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
         "taro",
         "taro@",
         "@example.co.jp",
         "taro@example",
         "taro@@example.co.jp",
-        "taro..yamada@docomo.ne.jp",  # legacy carrier addresses break RFC 5322
-        "taro.@docomo.ne.jp",
+        "taro..yamada@example.co.jp",  # a doubled dot is a carrier's legacy only
+        "taro.@gmail.com",
+        "taro yamada@docomo.ne.jp",  # not even a carrier ever gave a space
+        "taro@docomo..ne.jp",
         "山田@example.co.jp",
         "taro@example.co.jp, jiro@example.co.jp",
         "taro@localhost",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,17 +21,42 @@ BUSINESS_EMAIL_REQUIRED_MESSAGE = (
 )
 
 
+#: a local part the Japanese mobile carriers handed out before they followed RFC 5322
+#: (``taro..x.@docomo.ne.jp``: dots doubled, or first or last); still delivered by them
+_LEGACY_CARRIER_LOCAL = re.compile(r"\A[A-Za-z0-9._\-]{1,64}\Z")
+
+
 def normalize_email(value: str) -> str:
     """Return the address with its domain lower-cased (the local part is kept as typed), or raise.
 
     Only ASCII local parts are accepted: the registration mail goes out over plain SMTP,
-    and a full-width character before the @ is almost always an IME slip.
+    and a full-width character before the @ is almost always an IME slip. A mobile
+    carrier's legacy address (dots doubled, first or last before the @) is accepted as it
+    is: the carriers still deliver to them (corporations cannot use carrier mail anyway).
     """
+    text = value.strip()
     try:
-        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
-        raise RuleViolation(INVALID_EMAIL, INVALID_EMAIL_MESSAGE) from None
+        legacy = _legacy_carrier_address(text)
+        if legacy is None:
+            raise RuleViolation(INVALID_EMAIL, INVALID_EMAIL_MESSAGE) from None
+        return legacy
     return result.normalized
+
+
+def _legacy_carrier_address(text: str) -> str | None:
+    local, at, domain = text.rpartition("@")
+    if not at or not _LEGACY_CARRIER_LOCAL.fullmatch(local) or "." not in local:
+        return None
+    try:
+        checked = validate_email(f"x@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    domain = checked.domain.lower()
+    if email_domain_class(f"x@{domain}") != "carrier":
+        return None
+    return f"{local}@{domain}"
 
 
 def email_domain_class(email: str) -> EmailDomainClass:

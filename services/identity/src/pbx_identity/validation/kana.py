@@ -1,4 +1,5 @@
-"""Furigana (フリガナ) rules: full-width katakana, or half-width alphanumerics.
+"""Furigana (フリガナ) rules: full-width katakana, half-width alphanumerics, or both mixed
+(a company's reading often has Latin letters: NTTドコモ).
 
 Normalising composes voiced marks and widens half-width katakana, but never
 uses NFKC, which would turn the full-width space into an ASCII one.
@@ -17,6 +18,8 @@ from .errors import RuleViolation
 _KATAKANA_CHARS = "\u30a1-\u30f6\u30fc\u30fb"
 _NAME_KATAKANA = re.compile(f"\\A[{_KATAKANA_CHARS}\u3000]+\\Z")
 _NAME_ALNUM = re.compile(r"\A[0-9A-Za-z ]+\Z")
+#: a company's reading may mix katakana words and Latin letters (ＮＴＴ → NTTドコモ)
+_NAME_MIXED = re.compile(f"\\A[{_KATAKANA_CHARS}\u30000-9A-Za-z ]+\\Z")
 _STREET = re.compile(f"\\A[{_KATAKANA_CHARS}\u3000" r"0-9A-Za-z \-]+\Z")
 _STREET_HAS_READING = re.compile(f"[{_KATAKANA_CHARS}0-9A-Za-z]")
 _KATAKANA_CHAR = re.compile(f"[{_KATAKANA_CHARS}]")
@@ -49,8 +52,9 @@ def _compose(value: str) -> str:
 def normalize_name_kana(value: str) -> str:
     """Normalise the furigana of a name, company, representative or city, or raise.
 
-    Returns either full-width katakana (words separated by U+3000) or half-width
-    alphanumerics (words separated by one ASCII space).
+    Returns full-width katakana (words separated by U+3000), half-width alphanumerics
+    (words separated by one ASCII space), or both mixed (U+3000 between two katakana
+    words, one ASCII space otherwise).
     """
     words = split_on_spaces(_compose(value))
     katakana = "\u3000".join(words)
@@ -59,7 +63,19 @@ def normalize_name_kana(value: str) -> str:
     alnum = " ".join(words)
     if _NAME_ALNUM.fullmatch(alnum):
         return alnum
+    mixed = _join_words(words)
+    if _NAME_MIXED.fullmatch(mixed):
+        return mixed
     raise RuleViolation(INVALID_KANA, NAME_KANA_MESSAGE)
+
+
+def _join_words(words: list[str]) -> str:
+    """Words joined by U+3000 between two katakana, by one ASCII space otherwise."""
+    text = words[0]
+    for word in words[1:]:
+        between_kana = _KATAKANA_CHAR.fullmatch(text[-1]) and _KATAKANA_CHAR.fullmatch(word[0])
+        text += ("\u3000" if between_kana else " ") + word
+    return text
 
 
 def normalize_street_kana(value: str) -> str:
@@ -68,11 +84,7 @@ def normalize_street_kana(value: str) -> str:
     A space between two katakana becomes U+3000; any other space is one ASCII space.
     """
     text = _LONG_VOWEL_BETWEEN_DIGITS.sub("-", fold_hyphens(_compose(value)))
-    words = split_on_spaces(text)
-    text = words[0]
-    for word in words[1:]:
-        between_kana = _KATAKANA_CHAR.fullmatch(text[-1]) and _KATAKANA_CHAR.fullmatch(word[0])
-        text += ("\u3000" if between_kana else " ") + word
+    text = _join_words(split_on_spaces(text))
     if _STREET.fullmatch(text) and _STREET_HAS_READING.search(text):
         return text
     raise RuleViolation(INVALID_KANA, STREET_KANA_MESSAGE)

@@ -61,22 +61,67 @@ def invalid_step(step: object) -> list[FieldError]:
     return [FieldError("step", "invalid_step", INVALID_STEP_MESSAGE)]
 
 
+@dataclass(frozen=True)
+class ValidatedDraft:
+    """What a draft check read, normalised: the terms (step ``terms``), the customer info
+    (step ``customer_info``), or both (a whole body). For the confirmation screen (確認)."""
+
+    terms: TermsAcceptance | None
+    contractor_type: ContractorType | None
+    contract: ContractInfo | None
+    agency_code: str | None
+
+
 def validate_registration(
     body: Mapping[str, Any], *, step: str | None = None
 ) -> tuple[RegistrationData | None, list[FieldError]]:
     """Validate a registration body, whole (``step=None``) or one step ("terms", "customer_info").
 
     Returns the normalised data only for a whole body without errors; a step check
-    returns ``(None, errors)``.
+    returns ``(None, errors)`` (:func:`validate_draft` gives a step's normalised values).
     """
+    draft, password, errors = _read(body, step)
+    if errors or draft is None or step is not None:
+        return None, errors
+    # Without errors every required part is present.
+    assert draft.terms is not None
+    assert password is not None
+    assert draft.contractor_type is not None
+    assert draft.contract is not None
+    contract = draft.contract
+    data = RegistrationData(
+        terms=draft.terms,
+        password=password,
+        contractor_type=draft.contractor_type,
+        contractor=contract.contractor,
+        representative=contract.representative,
+        usage_contact=contract.usage_contact,
+        billing_contact=contract.billing_contact,
+        shipping_address=contract.shipping_address,
+        agency_code=draft.agency_code,
+    )
+    return data, []
+
+
+def validate_draft(
+    body: Mapping[str, Any], *, step: str | None = None
+) -> tuple[ValidatedDraft | None, list[FieldError]]:
+    """Validate a draft, whole or one step, and return what it read normalised (no password)."""
+    draft, _, errors = _read(body, step)
+    return (None, errors) if errors else (draft, [])
+
+
+def _read(
+    body: Mapping[str, Any], step: str | None
+) -> tuple[ValidatedDraft | None, str | None, list[FieldError]]:
     if step_errors := invalid_step(step):
-        return None, step_errors
+        return None, None, step_errors
     if not isinstance(body, Mapping):
-        return None, [_BODY_NOT_AN_OBJECT]
+        return None, None, [_BODY_NOT_AN_OBJECT]
     r = BodyReader()
     terms = _terms(r, body) if step != "customer_info" else None
     if step == "terms":
-        return None, r.errors
+        return ValidatedDraft(terms, None, None, None), None, r.errors
     password = _password(r, body)
     _payment_method(r, body)
     contractor_type = _contractor_type(r, body)
@@ -84,25 +129,10 @@ def validate_registration(
     representative, usage, billing = _corporate_sections(r, body, contractor_type)
     shipping = _shipping_address(r, body)
     agency_code = _top_text(r, body, "agency_code", required=False)
-    if r.errors or step is not None:
-        return None, r.errors
-    # Without errors every required part is present.
-    assert terms is not None
-    assert password is not None
-    assert contractor_type is not None
-    assert contractor is not None
-    data = RegistrationData(
-        terms=terms,
-        password=password,
-        contractor_type=contractor_type,
-        contractor=contractor,
-        representative=representative,
-        usage_contact=usage,
-        billing_contact=billing,
-        shipping_address=shipping,
-        agency_code=agency_code,
-    )
-    return data, []
+    if r.errors or contractor is None:
+        return None, None, r.errors
+    contract = ContractInfo(contractor, representative, usage, billing, shipping)
+    return ValidatedDraft(terms, contractor_type, contract, agency_code), password, []
 
 
 def _label(key: str) -> str:
