@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from pbx_events.relay import FollowerSettings
-from pbx_identity import api, api_account, api_applicant, api_auth, api_email
+from pbx_identity import (
+    api,
+    api_account,
+    api_applicant,
+    api_auth,
+    api_email,
+    api_reference,
+)
 from pbx_identity.api_models import DOCUMENTED
 from pbx_identity.application import IdentityService
 from pbx_identity.consumers import ROUTES
@@ -80,6 +87,7 @@ IDENTITY = Service[IdentityService](
         api_account.router,
         api_applicant.router,
         api_email.router,
+        api_reference.router,
     ],
     application=make_application,
     mapping=IdentityMapping,

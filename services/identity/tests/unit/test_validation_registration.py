@@ -452,14 +452,28 @@ def test_optional_phones_and_agency_code_are_normalised() -> None:
     body = an_individual()
     body["contractor"].update(contact_phone="090-1234-5678", fax="(03) 1234-5679")
     body["agency_code"] = " ＡＧ－００１ "
-    body["terms"]["privacy_policy_version"] = "2023-10-01"
+    body["terms"]["privacy_policy_version"] = CURRENT_TERMS_VERSION
     data, _ = validate_registration(body)
     assert data is not None
     assert data.contractor.contact_phone_e164 == "+819012345678"
     assert data.contractor.fax_e164 == "+81312345679"
     assert data.agency_code == "AG-001"
-    assert data.terms.privacy_policy_version == "2023-10-01"
+    assert data.terms.privacy_policy_version == CURRENT_TERMS_VERSION
     assert data.terms.terms_of_service_version == CURRENT_TERMS_VERSION
+
+
+def test_a_terms_version_that_was_never_published_is_refused() -> None:
+    """Only the version shown today can be accepted (published in data/terms/index.json)."""
+    body = an_individual()
+    body["terms"]["privacy_policy_version"] = "2023-10-01"
+    data, errors = validate_registration(body)
+    assert data is None
+    [error] = errors
+    assert (error.field, error.code) == ("terms.privacy_policy_version", "unknown_terms_version")
+    assert (
+        error.message
+        == "個人情報の取扱いに関する事項（個人情報保護方針）のこの版は公開されていません。"
+    )
 
 
 @pytest.mark.parametrize("agency_code", ["", "  ", None, _MISSING])

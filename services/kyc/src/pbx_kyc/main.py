@@ -9,7 +9,7 @@ import anyio
 
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 from pbx_kit.service import Running, Service
-from pbx_kyc import api
+from pbx_kyc import api, api_reference
 from pbx_kyc.application import KycService, utc_now
 from pbx_kyc.consumers import ROUTES
 from pbx_kyc.integration import KycMapping
@@ -82,7 +82,7 @@ def build(
         title="KYC — クラウドPBX",
         description="Screening (審査): identity document uploads, the rules, the reviewers' "
         "workflow. Errors are RFC 9457 problem+json.",
-        routers=[api.router],
+        routers=[api.router, api_reference.router],
         application=application,
         mapping=KycMapping,
         consumers=ROUTES,

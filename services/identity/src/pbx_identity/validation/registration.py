@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ._body import BodyReader, title_of
 from ._fields import address_of, email_of
 from .errors import FieldError
 from .model import (
     CONTRACTOR_TYPES,
-    CURRENT_TERMS_VERSION,
     Contact,
     Contractor,
     ContractorType,
@@ -40,6 +41,7 @@ from .schema import (
     ShippingAddressIn,
     TermsIn,
 )
+from .terms import TERMS_DOCUMENTS, current_terms, terms_version_problem
 
 NOT_FOR_INDIVIDUALS = "not_for_individuals"
 #: the ◆ sections of SPEC §2.2: only for corporations and テレマ
@@ -51,6 +53,7 @@ _TERMS_FLAGS = {
     "privacy_policy_accepted": "個人情報の取扱いに関する事項に同意してください。",
     "terms_of_service_accepted": "利用規約に同意してください。",
 }
+JST = ZoneInfo("Asia/Tokyo")
 _BODY_NOT_AN_OBJECT = FieldError("", "invalid_type", "リクエストの形式が正しくありません。")
 
 
@@ -156,10 +159,19 @@ def _terms(r: BodyReader, body: Mapping[str, Any]) -> TermsAcceptance | None:
             r.invalid_type(f"terms.{flag}", title_of(TermsIn, flag))
     values = r.section(terms, TermsIn, "terms")
     broken = {e.field for e in r.errors}
-    versions = {
-        key: None if f"terms.{key}" in broken else (values[key] or CURRENT_TERMS_VERSION)
-        for key in ("privacy_policy_version", "terms_of_service_version")
-    }
+    today = datetime.now(JST).date()
+    versions: dict[str, str | None] = {}
+    for document in TERMS_DOCUMENTS:
+        key = f"{document}_version"
+        if f"terms.{key}" in broken:
+            versions[key] = None
+            continue
+        version = values[key] or current_terms(document, today).version
+        if (problem := terms_version_problem(document, version, today)) is not None:
+            r.fail(f"terms.{key}", *problem)
+            versions[key] = None
+        else:
+            versions[key] = version
     privacy, service = versions["privacy_policy_version"], versions["terms_of_service_version"]
     if privacy is None or service is None:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .errors import FieldError
 from .model import Contractor, RegistrationData, ShippingAddress
 from .phone import screening_phone_warning
-from .postal_regions import postal_warnings
+from .postal_lookup import postal_warnings
 
 
 def contract_warnings(contractor: Contractor, shipping: ShippingAddress | None) -> list[FieldError]:

@@ -26,7 +26,7 @@ Side = Literal["front", "back"]
 DOCUMENT_NAMES: dict[str, str] = {
     "drivers_license": "運転免許証",
     "passport": "パスポート",
-    "residence_card": "外国人登録証明書",
+    "residence_card": "在留カード（旧 外国人登録証明書）",
     "my_number_card": "マイナンバーカード（表面）",
     "health_insurance_card": "健康保険証",
     "residence_certificate": "住民票",

