@@ -10,6 +10,7 @@ RabbitMQ: ``pbx_events.availability``) is 503 ``service_unavailable`` with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,6 +117,8 @@ _PYDANTIC_CODES: dict[str, tuple[str, str]] = {
     "enum": ("invalid_choice", "指定できない値です。"),
     "string_too_long": ("too_long", "文字数が多すぎます。"),
     "string_too_short": ("too_short", "文字数が足りません。"),
+    "too_long": ("too_long", "指定できる件数を超えています。"),
+    "too_short": ("too_short", "件数が足りません。"),
     "string_pattern_mismatch": ("invalid_format", "形式が正しくありません。"),
     "greater_than": ("out_of_range", "値が小さすぎます。"),
     "greater_than_equal": ("out_of_range", "値が小さすぎます。"),
@@ -140,12 +143,43 @@ def _field_path(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+#: pydantic error type -> a message naming the limit (from the error's ``ctx``)
+_WITH_LIMIT: dict[str, tuple[str, str]] = {
+    "greater_than": ("gt", "{}より大きい値を指定してください。"),
+    "greater_than_equal": ("ge", "{}以上の値を指定してください。"),
+    "less_than": ("lt", "{}より小さい値を指定してください。"),
+    "less_than_equal": ("le", "{}以下の値を指定してください。"),
+    "string_too_long": ("max_length", "{}文字以内で入力してください。"),
+    "string_too_short": ("min_length", "{}文字以上で入力してください。"),
+    "too_long": ("max_length", "{}件以内で指定してください。"),
+    "too_short": ("min_length", "{}件以上で指定してください。"),
+}
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _message(err: Any, fallback: str) -> str:
+    """The most specific Japanese message: a validator's own, or one naming the limit."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    if kind == "value_error" and _JAPANESE.search(str(ctx.get("error", ""))):
+        return str(ctx["error"])
+    if kind == "literal_error" and (choices := re.findall(r"'([^']*)'", str(ctx.get("expected")))):
+        return f"次のいずれかを指定してください: {'、'.join(choices)}"
+    if kind in _WITH_LIMIT:
+        key, template = _WITH_LIMIT[kind]
+        if key in ctx:
+            limit = ctx[key]
+            return template.format(f"{limit:,}" if isinstance(limit, int) else limit)
+    return fallback
+
+
 def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
     problems = []
     for err in errors:
         code, message = _PYDANTIC_CODES.get(
             str(err.get("type", "")), ("invalid_value", "値が正しくありません。")
         )
+        message = _message(err, message)
         # a JSON decode error's loc is ("body", <char offset>): it names no field
         is_json_error = err.get("type") == "json_invalid"
         path = "body" if is_json_error else _field_path(err.get("loc", ()))

@@ -35,7 +35,7 @@ def registration_mail(event: Any, login_url: str) -> Mail:
         f"ログインID: {event.login_id}\n"
         f"ログインURL: {login_url}\n\n"
         "パスワードはお申し込み時にご自身で設定されたものをご利用ください。\n"
-        "身分証明書のアップロード（審査）は、ログイン後のアカウントページから行えます。\n\n"
+        "身分証明書のアップロード（審査）は、ログイン後のアカウント管理ページから行えます。\n\n"
         "本メールは送信専用です。お心当たりのない場合は、お手数ですが本メールを破棄してください。\n"
         "クラウドPBX サポートセンター\n"
     )
@@ -113,6 +113,8 @@ REJECTION_REASONS = {
     "registry_too_old": "登記簿謄本の発行から3か月を超えています",
     "other": "その他（担当者からの連絡をご確認ください）",
 }
+#: name_mismatch for a corporation or テレマ: the registered company or representative name
+COMPANY_NAME_MISMATCH = "登録情報と書類の会社名または代表者名が一致しません"
 #: a code identity does not know (yet): the customer still learns there is a reason
 UNKNOWN_REJECTION_REASON = (
     "ご提出書類に不備がありました（詳しくはサポートセンターへお問い合わせください）"
@@ -127,9 +129,13 @@ def japanese_date(value: date) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
-def rejection_reasons(codes: Sequence[str]) -> list[str]:
-    """kyc's reason codes in Japanese, in their order, each text once (none: the fallback)."""
-    texts = [REJECTION_REASONS.get(code, UNKNOWN_REJECTION_REASON) for code in codes]
+def rejection_reasons(codes: Sequence[str], contractor_type: str = "individual") -> list[str]:
+    """kyc's reason codes in Japanese, in their order, each text once (none: the fallback);
+    a company is told about its company or representative name, not a person's."""
+    table = REJECTION_REASONS
+    if contractor_type != "individual":
+        table = {**REJECTION_REASONS, "name_mismatch": COMPANY_NAME_MISMATCH}
+    texts = [table.get(code, UNKNOWN_REJECTION_REASON) for code in codes]
     return list(dict.fromkeys(texts)) or [UNKNOWN_REJECTION_REASON]
 
 
@@ -158,7 +164,9 @@ def screening_approved_mail(account: Account, event: Any, login_url: str, messag
 
 
 def screening_rejected_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
-    reasons = "".join(f"・{text}\n" for text in rejection_reasons(event.reasons))
+    reasons = "".join(
+        f"・{text}\n" for text in rejection_reasons(event.reasons, account.contractor_type)
+    )
     body = (
         f"{account.contractor['name']} 様\n\n"
         "いつもクラウドPBXをご利用いただき、誠にありがとうございます。\n"

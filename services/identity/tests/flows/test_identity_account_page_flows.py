@@ -268,14 +268,31 @@ async def test_circles_are_added_listed_and_cancelled_with_their_events(
 async def test_a_circle_needs_a_department_and_a_staff_name(identity_system: Any) -> None:
     s = identity_system
     customer = await s.customer()
-    for body in (
-        {},
-        {"department_name": "営業部"},
-        {"department_name": "  ", "staff_name": "佐藤"},
-        {"department_name": "営業部", "staff_name": "x" * 101},
+    for body, field, message in (
+        ({}, "department_name", "必須項目です。"),
+        ({"department_name": "営業部"}, "staff_name", "必須項目です。"),
+        (
+            {"department_name": "  ", "staff_name": "佐藤"},
+            "department_name",
+            "空白のみは入力できません。",
+        ),
+        (
+            {"department_name": "営業部", "staff_name": "　"},
+            "staff_name",
+            "空白のみは入力できません。",
+        ),
+        (
+            {"department_name": "営業部", "staff_name": "x" * 101},
+            "staff_name",
+            "100文字以内で入力してください。",
+        ),
     ):
         response = await s.client.post("/accounts/me/circles", json=body, headers=customer.headers)
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+        # the specific message, not a generic one
+        assert {"field": field, "message": message} in [
+            {"field": e["field"], "message": e["message"]} for e in response.json()["errors"]
+        ], response.text
     listed = await s.client.get("/accounts/me/circles", headers=customer.headers)
     assert listed.json() == []

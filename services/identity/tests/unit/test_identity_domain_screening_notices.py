@@ -260,3 +260,10 @@ def test_another_event_on_the_kyc_queue_is_acknowledged_without_effect() -> None
     decide = decider(app, ROUTES[KYC_DECISIONS])  # type: ignore[arg-type]
     assert decide(event, message_of(event)) == []
     assert app.commands == []
+
+
+def test_a_company_is_told_about_its_company_name_not_a_persons() -> None:
+    assert rejection_reasons(["name_mismatch"]) == [REJECTION_REASONS["name_mismatch"]]
+    for contractor_type in ("corporation", "telemarketing"):
+        [text] = rejection_reasons(["name_mismatch"], contractor_type)
+        assert "会社名" in text and "氏名" not in text

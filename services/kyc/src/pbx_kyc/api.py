@@ -16,7 +16,14 @@ from pbx_kit.phones import parse_japanese_fixed_line
 from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_kyc import errors
 from pbx_kyc.application import DecideReview, KycService, UploadDocument
-from pbx_kyc.domain.documents import CARDS, DOCUMENT_NAMES, DocumentType, Side
+from pbx_kyc.domain.documents import (
+    CARDS,
+    DOCUMENT_NAMES,
+    REFUSED_DOCUMENT_TYPES,
+    DocumentType,
+    RefusedDocumentType,
+    Side,
+)
 from pbx_kyc.domain.reasons import RejectionReason, reason_message
 from pbx_kyc.domain.review import KycReview
 from pbx_kyc.domain.rules import Evaluation
@@ -244,7 +251,10 @@ def problems_out(evaluation: Evaluation, document_id: str) -> list[ReasonOut]:
 async def upload_document(
     caller: CustomerDep,
     app: KycDep,
-    document_type: Annotated[DocumentType, Form()],
+    document_type: Annotated[
+        Literal[DocumentType, RefusedDocumentType],
+        Form(description="international_drivers_license is known and refused (422)"),
+    ],
     file: Annotated[UploadFile, File(description="JPEG, PNG, PDF or HEIC, at most 10 MiB")],
     side: Annotated[Side | None, Form()] = None,
     issued_on: Annotated[date | None, Form()] = None,
@@ -264,6 +274,8 @@ async def upload_document(
 ) -> UploadedOut:
     """Upload an identity document (identified by its content; images are re-encoded);
     corporations may give their website and fixed phone with it."""
+    if document_type in REFUSED_DOCUMENT_TYPES:
+        raise errors.DocumentTypeRefusedError(REFUSED_DOCUMENT_TYPES[document_type])
     if website_url is not None:
         # refused before anything is stored: a bad URL, or an individual's
         check_public_url(website_url, "website_url")

@@ -39,3 +39,12 @@ class IncompleteSetError(ConflictError):
 
     code = "incomplete_set"
     message_ja = "必要な書類がそろっていないため承認できません。"
+
+
+class DocumentTypeRefusedError(RuleViolationError):
+    """Raised for a document type that is known and never counts (an international licence)."""
+
+    code = "document_type_not_accepted"
+
+    def __init__(self, message_ja: str) -> None:
+        super().__init__(message_ja, errors=[FieldProblem("document_type", self.code, message_ja)])

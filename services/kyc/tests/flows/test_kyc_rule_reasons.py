@@ -170,3 +170,24 @@ async def test_a_reviewer_can_only_give_known_reason_codes(screening: Any) -> No
     )
     assert refused.status_code == 422, refused.text
     assert (await s.my_review(account))["status"] == "submitted"
+
+
+async def test_an_international_licence_is_refused_saying_what_to_send(screening: Any) -> None:
+    s = screening
+    account = await s.register()
+    response = await s.upload(account, "international_drivers_license")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("document_type", "document_type_not_accepted")
+    assert error["message"].startswith("国際運転免許証は本人確認書類としてお受けできません。")
+    assert "日本の運転免許証" in error["message"]
+    assert s.vault_files(account) == []
+    assert (await s.my_review(account))["documents"] == []
+    # an unknown type names the ones it takes
+    unknown = await s.upload(account, "library_card")
+    assert unknown.status_code == 422
+    [error] = unknown.json()["errors"]
+    assert error["message"].startswith("次のいずれかを指定してください: drivers_license、"), (
+        unknown.text
+    )

@@ -21,7 +21,7 @@ class InvalidEmailChangeTokenError(RuleViolationError):
     code = "invalid_email_change_token"
     message_ja = (
         "メールアドレス確認用のURLが無効です。より新しい確認メールが届いている場合は"
-        "そちらのURLをご利用ください。解決しない場合は、アカウントページからもう一度"
+        "そちらのURLをご利用ください。解決しない場合は、アカウント管理ページからもう一度"
         "メールアドレスの変更をお手続きください。"
     )
 
@@ -35,7 +35,7 @@ class EmailChangeTokenExpiredError(RuleViolationError):
     code = "email_change_token_expired"
     message_ja = (
         "メールアドレス確認用のURLの有効期限（24時間）が切れています。"
-        "アカウントページからもう一度メールアドレスの変更をお手続きください。"
+        "アカウント管理ページからもう一度メールアドレスの変更をお手続きください。"
     )
 
     def __init__(self) -> None:

@@ -19,16 +19,19 @@ _LEET_I = str.maketrans({**_LEET, "1": "i"})
 _LEET_L = str.maketrans({**_LEET, "1": "l"})
 
 PROBLEM_MESSAGES = {
-    "too_short": f"{MIN_LENGTH}文字以上で入力してください",
-    "too_long": f"{MAX_LENGTH}文字以内で入力してください",
-    "no_upper": "英大文字（A-Z）を1文字以上含めてください",
-    "no_lower": "英小文字（a-z）を1文字以上含めてください",
-    "no_symbol": "記号（! @ # $ % ^ & * ? _ -）を1文字以上含めてください",
+    "too_short": f"パスワードは{MIN_LENGTH}文字以上で入力してください。",
+    "too_long": f"パスワードは{MAX_LENGTH}文字以内で入力してください。",
+    "no_upper": "英大文字（A-Z）を1文字以上含めてください。",
+    "no_lower": "英小文字（a-z）を1文字以上含めてください。",
+    "no_symbol": "記号（! @ # $ % ^ & * ? _ -）を1文字以上含めてください。",
     "forbidden_character": (
-        "使用できるのは半角英数字と記号 ! @ # $ % ^ & * ? _ - のみです"
-        "（スペースや全角文字、その他の記号は使用できません）"
+        "パスワードに使用できるのは半角英数字と記号 ! @ # $ % ^ & * ? _ - のみです"
+        "（スペースや全角文字、その他の記号は使用できません）。"
     ),
-    "common_password": "推測されやすい単語やよく使われるパスワードは使用できません",
+    "common_password": (
+        "推測されやすい単語や、よく使われるパスワードは使用できません。"
+        "別のパスワードを入力してください。"
+    ),
 }
 PASSWORD_MISMATCH = "password_mismatch"  # noqa: S105 - an error code, not a password
 PASSWORD_MISMATCH_MESSAGE = "パスワードと確認用パスワードが一致しません。"  # noqa: S105
@@ -56,7 +59,7 @@ def password_problems(password: str) -> list[str]:
 
 def password_policy_message(problems: list[str]) -> str:
     """Return the Japanese message naming every failed sub-rule."""
-    return "パスワードは" + "。また、".join(PROBLEM_MESSAGES[p] for p in problems) + "。"
+    return "".join(PROBLEM_MESSAGES[p] for p in problems)
 
 
 def check_password(password: str, confirmation: str | None = None) -> None:

@@ -147,7 +147,15 @@ def _top_text(r: BodyReader, body: Mapping[str, Any], key: str, *, required: boo
     return r.field(body, key, key, _label(key), info, required=required)
 
 
+TERMS_REQUIRED_MESSAGE = (
+    "個人情報の取扱いに関する事項と利用規約をお読みいただき、同意してください。"
+)
+
+
 def _terms(r: BodyReader, body: Mapping[str, Any]) -> TermsAcceptance | None:
+    if body.get("terms") is None:  # an agreement is given, not typed in (入力)
+        r.fail("terms", "required", TERMS_REQUIRED_MESSAGE)
+        return None
     terms = r.obj(body, "terms", "terms", _label("terms"))
     if terms is None:
         return None

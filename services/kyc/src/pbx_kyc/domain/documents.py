@@ -23,6 +23,15 @@ DocumentType = Literal[
 ]
 Side = Literal["front", "back"]
 
+#: types customers try that never count, each with what to send instead
+RefusedDocumentType = Literal["international_drivers_license"]
+REFUSED_DOCUMENT_TYPES: dict[str, str] = {
+    "international_drivers_license": (
+        "国際運転免許証は本人確認書類としてお受けできません。日本の運転免許証、パスポート、"
+        "在留カード、マイナンバーカード（表面）のいずれかをアップロードしてください。"
+    ),
+}
+
 DOCUMENT_NAMES: dict[str, str] = {
     "drivers_license": "運転免許証",
     "passport": "パスポート",
@@ -33,7 +42,7 @@ DOCUMENT_NAMES: dict[str, str] = {
     "resident_register_card": "住民基本台帳カード",
     "utility_receipt": "公共料金の領収書",
     "corporate_registry": "登記簿謄本（履歴事項全部証明書）",
-    "representative_id": "代表者の顔写真付き本人確認書類",
+    "representative_id": "その他の顔写真付き本人確認書類",
 }
 
 #: documents that are cards (a side is given); the others are single sheets
