@@ -17,7 +17,9 @@ ChargeMethod = Literal["credit_card", "net_bank", "convenience_store", "bank_tra
 class WalletCharged(IntegrationEvent):
     """A top-up was confirmed by the payment provider: the money is now spendable.
 
-    A top-up carries no consumption tax (tax arises on the purchase)."""
+    A bank transfer that arrives short is credited for what arrived (``amount``, one event
+    per part; the same ``charge_id`` again when the rest comes). A top-up carries no
+    consumption tax (tax arises on the purchase)."""
 
     producer = "wallet"
     event_name = "WalletCharged"

@@ -20,7 +20,7 @@ from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 from pbx_wallet import errors
 from pbx_wallet.application import WalletService
 from pbx_wallet.commands import ReceivePaymentNotice, RequestTopUp, SetLowBalanceThreshold
-from pbx_wallet.domain.wallet import TOP_UP_LIMITS, ChargeState, Wallet
+from pbx_wallet.domain.wallet import TOP_UP_LIMITS, ChargeState, Wallet, missing_of, paid_of
 from pbx_wallet.ledger import LedgerStore, StatementLine
 from pbx_wallet.payments import (
     PAYMENT_WINDOWS,
@@ -142,23 +142,76 @@ METHOD_NAMES: dict[str, str] = {
 }
 
 
+#: payment details that are amounts of money: integer yen in every answer
+_MONEY_DETAILS = frozenset({"transfer_amount"})
+
+
 class ChargeOut(BaseModel):
     charge_id: UUID
     method: str
-    amount: int
+    amount: int = Field(description="yen asked for")
     status: Literal["pending", "confirmed", "declined", "expired"]
-    requested_at: datetime
-    expires_at: datetime | None = Field(description="the payment deadline (pending charges)")
-    payment: dict[str, str] = Field(
+    paid: int = Field(description="yen of it credited to the balance so far")
+    missing: int = Field(description="yen of it not paid (a short bank transfer: still owed)")
+    requested_at: datetime = Field(description="Japan time (+09:00)")
+    expires_at: datetime | None = Field(
+        description="the payment deadline (pending charges), Japan time (+09:00)"
+    )
+    payment: dict[str, str | int] = Field(
         description="what the customer needs to pay: payment_slip_number (convenience store), "
-        "bank transfer details, or redirect_url (net bank)"
+        "bank transfer details (transfer_amount in yen), or redirect_url (net bank)"
     )
     decline_reason: str | None = None
+    message: str | None = Field(
+        description="what the customer still has to do or should know, in Japanese "
+        "(the deadline in Japan time), e.g. a bank transfer that arrived short"
+    )
+
+
+class PendingTopUpOut(BaseModel):
+    """A top-up waiting for its money: not a movement of the balance yet."""
+
+    charge_id: UUID
+    method: str
+    requested: int = Field(description="yen asked for")
+    paid: int = Field(description="yen arrived and credited so far (a short bank transfer)")
+    missing: int = Field(description="yen still to pay")
+    requested_at: datetime = Field(description="Japan time (+09:00)")
+    expires_at: datetime | None = Field(description="the payment deadline, Japan time (+09:00)")
+    payment: dict[str, str | int]
+    message: str = Field(description="what to pay by when, in Japanese (Japan time)")
 
 
 class StatementLineOut(BaseModel):
+    """One completed movement of the customer's money: a top-up (or the part of a bank
+    transfer that arrived), an order's payment, a refund."""
+
     entry: int
-    posted_at: datetime
+    posted_at: datetime = Field(description="Japan time (+09:00)")
+    kind: Literal["charge_confirmed", "charge_partially_paid", "debited", "refunded"]
+    description: str
+    amount: int = Field(description="change of the spendable balance, yen (signed)")
+    balance_after: int = Field(description="spendable balance after it, yen")
+    charge_id: UUID | None
+    order_id: UUID | None
+    method: str | None
+
+
+class StatementOut(BaseModel):
+    items: list[StatementLineOut]
+    page: int
+    per_page: int
+    total: int
+    pending: list[PendingTopUpOut] = Field(
+        description="top-ups waiting for payment, oldest first (not statement lines)"
+    )
+
+
+class LedgerLineOut(BaseModel):
+    """One ledger movement (auditors): every event that posted money, pending included."""
+
+    entry: int
+    posted_at: datetime = Field(description="Japan time (+09:00)")
     kind: str
     description: str
     amount: int = Field(description="change of the spendable balance, yen (signed)")
@@ -170,8 +223,8 @@ class StatementLineOut(BaseModel):
     method: str | None
 
 
-class StatementOut(BaseModel):
-    items: list[StatementLineOut]
+class LedgerOut(BaseModel):
+    items: list[LedgerLineOut]
     page: int
     per_page: int
     total: int
@@ -191,7 +244,12 @@ class PaymentNotificationIn(BaseModel):
 
 class NotificationOut(BaseModel):
     result: Literal[
-        "credited", "duplicate", "already_confirmed", "recorded_for_reconciliation", "declined"
+        "credited",
+        "partially_credited",
+        "duplicate",
+        "already_confirmed",
+        "recorded_for_reconciliation",
+        "declined",
     ]
 
 
@@ -222,30 +280,124 @@ def wallet_out(account_id: UUID, wallet: Wallet | None) -> WalletOut:
     )
 
 
+def jst(moment: datetime) -> datetime:
+    """A time as people are shown it: Japan time (stored and published in UTC)."""
+    return moment.astimezone(JST)
+
+
+def jst_words(moment: datetime) -> str:
+    """A time in a Japanese sentence, Japan time: 2026年12月8日 21:00."""
+    at = jst(moment)
+    return f"{at.year}年{at.month}月{at.day}日 {at:%H:%M}"
+
+
+def payment_details(charge: ChargeState) -> dict[str, str | int]:
+    return {
+        key: int(value) if key in _MONEY_DETAILS and value.isdigit() else value
+        for key, value in charge["payment"].items()
+    }
+
+
+def charge_message(charge: ChargeState) -> str | None:
+    """What the customer should know of a top-up that is not simply done, in Japanese."""
+    paid, missing = paid_of(charge), missing_of(charge)
+    deadline = charge["expires_at"]
+    if charge["status"] == "pending" and deadline is not None:
+        by = f"{jst_words(deadline)}まで"
+        if paid:
+            return (
+                f"お振込金額が¥{missing:,}不足しています。不足分¥{missing:,}をお振込みください"
+                f"（お支払い期限：{by}）。ご入金済みの¥{paid:,}は残高にチャージしました。"
+            )
+        verb = "お振込み" if charge["method"] == "bank_transfer" else "お支払い"
+        return f"¥{missing:,}を{by}に{verb}ください。"
+    if charge["status"] == "expired" and paid:
+        return (
+            f"お振込金額が¥{missing:,}不足したままお支払い期限を過ぎました。"
+            f"ご入金分の¥{paid:,}は残高にチャージ済みです。"
+        )
+    return None
+
+
 def charge_out(charge_id: UUID, charge: ChargeState) -> ChargeOut:
+    pending = charge["status"] == "pending"
     return ChargeOut(
         charge_id=charge_id,
         method=charge["method"],
         amount=charge["amount"],
         status=charge["status"],  # type: ignore[arg-type]
-        requested_at=charge["requested_at"],
-        expires_at=charge["expires_at"] if charge["status"] == "pending" else None,
-        payment=dict(charge["payment"]),
+        paid=paid_of(charge),
+        missing=missing_of(charge),
+        requested_at=jst(charge["requested_at"]),
+        expires_at=jst(charge["expires_at"]) if pending and charge["expires_at"] else None,
+        payment=payment_details(charge),
         decline_reason=charge["decline_reason"] or None,
+        message=charge_message(charge),
     )
 
 
+def pending_top_ups(wallet: Wallet | None) -> list[PendingTopUpOut]:
+    """The wallet's top-ups waiting for payment, oldest first."""
+    if wallet is None:
+        return []
+    waiting = [(UUID(i), c) for i, c in wallet.charges.items() if c["status"] == "pending"]
+    waiting.sort(key=lambda item: item[1]["requested_at"])
+    return [
+        PendingTopUpOut(
+            charge_id=charge_id,
+            method=charge["method"],
+            requested=charge["amount"],
+            paid=paid_of(charge),
+            missing=missing_of(charge),
+            requested_at=jst(charge["requested_at"]),
+            expires_at=jst(charge["expires_at"]) if charge["expires_at"] else None,
+            payment=payment_details(charge),
+            message=charge_message(charge) or "",
+        )
+        for charge_id, charge in waiting
+    ]
+
+
 async def statement_out(
-    store: LedgerStore, account_id: UUID, page: int, per_page: int
+    app: WalletService, store: LedgerStore, account_id: UUID, page: int, per_page: int
 ) -> StatementOut:
-    lines, total = await store.statement(account_id, per_page, (page - 1) * per_page)
+    lines, total = await store.statement(
+        account_id, per_page, (page - 1) * per_page, balance_only=True
+    )
+    wallet = await anyio.to_thread.run_sync(app.find_wallet, account_id)
     return StatementOut(
-        items=[_line_out(line) for line in lines], page=page, per_page=per_page, total=total
+        items=[_line_out(line) for line in lines],
+        page=page,
+        per_page=per_page,
+        total=total,
+        pending=pending_top_ups(wallet),
     )
 
 
 def _line_out(line: StatementLine) -> StatementLineOut:
-    return StatementLineOut(**vars(line))
+    return StatementLineOut(
+        entry=line.entry,
+        posted_at=jst(line.posted_at),
+        kind=line.kind,  # type: ignore[arg-type]
+        description=line.description,
+        amount=line.amount,
+        balance_after=line.balance_after,
+        charge_id=line.charge_id,
+        order_id=line.order_id,
+        method=line.method,
+    )
+
+
+async def ledger_out(store: LedgerStore, account_id: UUID, page: int, per_page: int) -> LedgerOut:
+    lines, total = await store.statement(account_id, per_page, (page - 1) * per_page)
+    return LedgerOut(
+        items=[
+            LedgerLineOut(**(vars(line) | {"posted_at": jst(line.posted_at)})) for line in lines
+        ],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
 
 
 Page = Annotated[int, Query(ge=1, le=100_000)]
@@ -290,10 +442,11 @@ def change_my_wallet(body: WalletChangeIn, caller: CustomerDep, app: WalletDep) 
 
 @router.get("/wallets/me/statement", response_model=StatementOut, responses=_OWNER)
 async def read_my_statement(
-    caller: CustomerDep, store: StoreDep, page: Page = 1, per_page: PerPage = 20
+    caller: CustomerDep, app: WalletDep, store: StoreDep, page: Page = 1, per_page: PerPage = 20
 ) -> StatementOut:
-    """Every movement of your balance and pending top-ups, newest first, paged."""
-    return await statement_out(store, caller.subject_uuid, page, per_page)
+    """Every completed movement of your money (top-ups, order payments, refunds), newest
+    first, paged; and apart from them, the top-ups waiting for payment with their deadline."""
+    return await statement_out(app, store, caller.subject_uuid, page, per_page)
 
 
 @router.post("/wallets/me/top-ups", status_code=201, response_model=ChargeOut, responses=_TOP_UP)
@@ -372,14 +525,30 @@ def read_wallet(account_id: UUID, caller: StaffDep, app: WalletDep) -> WalletOut
 async def read_statement(
     account_id: UUID,
     caller: StaffDep,
+    app: WalletDep,
     store: StoreDep,
     page: Page = 1,
     per_page: PerPage = 20,
 ) -> StatementOut:
-    """An account's statement, newest first (auditor, admin)."""
+    """An account's statement as its owner reads it, newest first (auditor, admin)."""
     if await store.totals(account_id) is None:
         raise errors.WalletNotFoundError
-    return await statement_out(store, account_id, page, per_page)
+    return await statement_out(app, store, account_id, page, per_page)
+
+
+@router.get("/wallets/{account_id}/ledger", response_model=LedgerOut, responses=_STAFF)
+async def read_ledger(
+    account_id: UUID,
+    caller: StaffDep,
+    store: StoreDep,
+    page: Page = 1,
+    per_page: PerPage = 20,
+) -> LedgerOut:
+    """Every ledger movement of an account, newest first: top-ups requested, confirmed,
+    declined and expired, with the pending amount after each (auditor, admin)."""
+    if await store.totals(account_id) is None:
+        raise errors.WalletNotFoundError
+    return await ledger_out(store, account_id, page, per_page)
 
 
 def end_of_day(day: date) -> datetime:

@@ -26,7 +26,7 @@ class WalletMapping:
             return []  # opened, charge index
         account_id = self.app.account_of_wallet(event.originator_id)
         at = event.timestamp
-        if isinstance(event, Wallet.ChargeConfirmed):
+        if isinstance(event, Wallet.ChargeConfirmed | Wallet.ChargePartiallyPaid):
             return [
                 WalletCharged(
                     account_id=account_id,

@@ -50,8 +50,12 @@ class LedgerStore(Protocol):
     async def apply(self, ops: Sequence[Op], position: int) -> None: ...
     async def totals(self, account_id: UUID) -> tuple[int, int] | None: ...
     async def statement(
-        self, account_id: UUID, limit: int, offset: int
-    ) -> tuple[list[StatementLine], int]: ...
+        self, account_id: UUID, limit: int, offset: int, *, balance_only: bool = False
+    ) -> tuple[list[StatementLine], int]:
+        """A page of the account's ledger rows, newest first; ``balance_only``: only the
+        rows that moved the customer's balance (their statement)."""
+        ...
+
     async def unused_balance(self, before: datetime) -> UnusedBalance: ...
     async def due_charges(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]: ...
     async def reconciliations(self) -> list[dict[str, Any]]: ...
@@ -102,10 +106,14 @@ class MemoryLedgerStore:
             return (totals[0], totals[1]) if totals is not None else None
 
     async def statement(
-        self, account_id: UUID, limit: int, offset: int
+        self, account_id: UUID, limit: int, offset: int, *, balance_only: bool = False
     ) -> tuple[list[StatementLine], int]:
         with self._lock:
-            lines = [line for line, _ in self._lines.get(account_id, [])]
+            lines = [
+                line
+                for line, _ in self._lines.get(account_id, [])
+                if line.amount or not balance_only
+            ]
         lines.reverse()
         return lines[offset : offset + limit], len(lines)
 
@@ -285,17 +293,18 @@ class PostgresLedgerStore(PostgresReadModel):
         return (int(row["balance"]), int(row["pending"])) if row is not None else None
 
     async def statement(
-        self, account_id: UUID, limit: int, offset: int
+        self, account_id: UUID, limit: int, offset: int, *, balance_only: bool = False
     ) -> tuple[list[StatementLine], int]:
         s = self.s
+        where = "account_id = $1" + (" AND balance_change <> 0" if balance_only else "")
         async with self.pool.acquire() as conn:
             total = await conn.fetchval(
-                f'SELECT count(*) FROM "{s}".rm_movements WHERE account_id = $1', account_id
+                f'SELECT count(*) FROM "{s}".rm_movements WHERE {where}', account_id
             )
             rows = await conn.fetch(
                 "SELECT entry, posted_at, kind, description, balance_change AS amount, "
                 "pending_change, balance_after, pending_after, charge_id, order_id, method "
-                f'FROM "{s}".rm_movements WHERE account_id = $1 '
+                f'FROM "{s}".rm_movements WHERE {where} '
                 "ORDER BY entry DESC LIMIT $2 OFFSET $3",
                 account_id,
                 limit,

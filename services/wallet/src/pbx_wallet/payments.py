@@ -65,6 +65,7 @@ class ProviderAnswer:
 @dataclass(frozen=True)
 class ProviderStatus:
     state: Literal["paid", "unpaid", "declined", "unknown"]
+    #: everything received for the charge so far, yen (a transfer may come in parts)
     amount: int = 0
 
 
@@ -224,14 +225,17 @@ class SandboxProvider:
         return charge.method if charge is not None else None
 
     def pay(self, charge_id: UUID, now: datetime, amount: int | None = None) -> SignedNotification:
-        """The customer pays; the notification the provider then sends."""
+        """The customer pays (by default what is still owed); the notification the provider
+        then sends."""
         with self._lock:
             charge = self._charges.get(charge_id)
             if charge is None:
                 raise KeyError(str(charge_id))
+            # a transfer may come in parts: the provider's status tells the total received,
+            # each notification what that payment brought
+            paid = charge.amount - charge.paid if amount is None else amount
             charge.state = "paid"
-            charge.paid = charge.amount if amount is None else amount
-            paid = charge.paid
+            charge.paid += paid
         return self.notification(charge_id, "paid", paid, now)
 
     def notification(

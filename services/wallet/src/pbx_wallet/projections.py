@@ -1,7 +1,8 @@
 """The ledger read model: follows the wallet notification log into rows.
 
-Each wallet event that moves money becomes a statement row (with the balance
-and pending amount after it) and its postings; charges with a deadline are
+Each wallet event that moves money becomes a ledger row (with the balance
+and pending amount after it) and its postings; the rows that change the
+customer's balance are the customer's statement; charges with a deadline are
 listed as due until they settle (the expiry timer reads them); payments the
 wallet did not credit are listed for reconciliation. Rows and the position
 commit together, and every row change carries its notification id, so a batch
@@ -30,6 +31,7 @@ METHOD_NAMES = {
 _KINDS: dict[type[Any], str] = {
     Wallet.ChargeRequested: "charge_requested",
     Wallet.ChargeConfirmed: "charge_confirmed",
+    Wallet.ChargePartiallyPaid: "charge_partially_paid",
     Wallet.ChargeDeclined: "charge_declined",
     Wallet.ChargeExpired: "charge_expired",
     Wallet.Debited: "debited",
@@ -39,6 +41,7 @@ _KINDS: dict[type[Any], str] = {
 DESCRIPTIONS = {
     "charge_requested": "チャージ申込（{method}・入金待ち）",
     "charge_confirmed": "チャージ（{method}）",
+    "charge_partially_paid": "チャージ（{method}・ご入金分）",
     "charge_declined": "チャージ不成立（{method}）",
     "charge_expired": "チャージ期限切れ（{method}）",
     "debited": "ご注文のお支払い",

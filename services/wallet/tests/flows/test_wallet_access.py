@@ -163,7 +163,11 @@ async def read_as_staff(wallets: Any, account: uuid.UUID, staff: dict[str, str])
     lines = await wallets.client.get(f"/wallets/{account}/statement", headers=staff)
     assert lines.status_code == 200, lines.text
     assert lines.json() == await statement(wallets, account)
-    assert [i["kind"] for i in lines.json()["items"]] == [
+    assert [i["kind"] for i in lines.json()["items"]] == ["charge_confirmed"]
+    assert [p["requested"] for p in lines.json()["pending"]] == [2_000]
+    ledger = await wallets.client.get(f"/wallets/{account}/ledger", headers=staff)
+    assert ledger.status_code == 200, ledger.text
+    assert [i["kind"] for i in ledger.json()["items"]] == [
         "charge_requested",
         "charge_confirmed",
         "charge_requested",
@@ -404,8 +408,10 @@ async def test_the_low_balance_threshold_is_validated_and_kept(wallets: Any) -> 
 
 
 async def test_the_statement_pages_newest_first_with_a_stable_total(wallets: Any) -> None:
+    """One line per completed movement: seven card top-ups; the transfer awaiting payment
+    is listed apart."""
     account = await wallets.register()
-    for amount in (1_000, 2_000, 3_000):
+    for amount in range(1_000, 8_000, 1_000):
         assert (await wallets.top_up(account, amount)).status_code == 201
     assert (await wallets.top_up(account, 4_000, "bank_transfer")).status_code == 201
     await wallets.quiesce()
@@ -415,16 +421,16 @@ async def test_the_statement_pages_newest_first_with_a_stable_total(wallets: Any
     assert entries == sorted(entries, reverse=True) and len(set(entries)) == 7
     stamps = [datetime.fromisoformat(i["posted_at"]) for i in whole["items"]]
     assert stamps == sorted(stamps, reverse=True)
-    assert [(i["kind"], i["balance_after"], i["pending_after"]) for i in whole["items"]] == [
-        ("charge_requested", 6_000, 4_000),
-        ("charge_confirmed", 6_000, 0),
-        ("charge_requested", 3_000, 3_000),
-        ("charge_confirmed", 3_000, 0),
-        ("charge_requested", 1_000, 2_000),
-        ("charge_confirmed", 1_000, 0),
-        ("charge_requested", 0, 1_000),
+    assert [(i["kind"], i["amount"], i["balance_after"]) for i in whole["items"]] == [
+        ("charge_confirmed", 7_000, 28_000),
+        ("charge_confirmed", 6_000, 21_000),
+        ("charge_confirmed", 5_000, 15_000),
+        ("charge_confirmed", 4_000, 10_000),
+        ("charge_confirmed", 3_000, 6_000),
+        ("charge_confirmed", 2_000, 3_000),
+        ("charge_confirmed", 1_000, 1_000),
     ]
-    assert whole["items"][0]["amount"] == 0 and whole["items"][0]["pending_change"] == 4_000
+    assert [(p["method"], p["missing"]) for p in whole["pending"]] == [("bank_transfer", 4_000)]
     pages = [await statement(wallets, account, per_page=3, page=n) for n in (1, 2, 3, 4, 50)]
     assert [len(p["items"]) for p in pages] == [3, 3, 1, 0, 0]
     assert {p["total"] for p in pages} == {7}

@@ -108,7 +108,6 @@ async def test_debits_are_once_per_order_and_refunds_at_most_what_was_debited(
         ("refunded", 700, 1_000),
         ("debited", -700, 300),
         ("charge_confirmed", 1_000, 1_000),
-        ("charge_requested", 0, 0),
     ]
     assert json.dumps(statement, ensure_ascii=False).count("ご注文") == 2
 

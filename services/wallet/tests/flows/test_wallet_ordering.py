@@ -69,7 +69,6 @@ EXPECTED = {
         ("refunded", REFUND, FUNDS - DEBIT + REFUND, True),
         ("debited", -DEBIT, FUNDS - DEBIT, True),
         ("charge_confirmed", FUNDS, FUNDS, False),
-        ("charge_requested", 0, 0, False),
     ],
     "debited": [(True, DEBIT, FUNDS - DEBIT)],
     "rejected": [],
@@ -120,7 +119,6 @@ async def test_a_refund_for_a_rejected_order_moves_nothing(
         "balance": 1_000,
         "movements": [
             ("charge_confirmed", 1_000, 1_000, False),
-            ("charge_requested", 0, 0, False),
         ],
         "debited": [],
         "rejected": [(True, 5_000, None)],
@@ -155,7 +153,6 @@ async def test_a_refund_larger_than_the_debit_is_capped_at_the_debit(
             ("refunded", DEBIT, FUNDS, True),
             ("debited", -DEBIT, FUNDS - DEBIT, True),
             ("charge_confirmed", FUNDS, FUNDS, False),
-            ("charge_requested", 0, 0, False),
         ],
         "debited": [(True, DEBIT, FUNDS - DEBIT)],
         "rejected": [],

@@ -61,7 +61,7 @@ async def test_the_low_balance_notice_is_published_once_per_crossing(wallets: An
     assert await notices() == [(4_000, THRESHOLD), (3_500, THRESHOLD)]
     # the notice is not a movement of money
     kinds = {line["kind"] for line in await wallets.statement(account)}
-    assert kinds == {"charge_requested", "charge_confirmed", "debited"}
+    assert kinds == {"charge_confirmed", "debited"}
     assert (await wallets.balance(account))["balance"] == 3_000
 
 

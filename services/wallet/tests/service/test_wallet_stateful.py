@@ -148,6 +148,10 @@ class ChargeModel:
     #: what the provider knows: unpaid, paid (``paid`` yen), declined
     provider: str = "unpaid"
     paid: int = 0
+    #: yen of a short bank transfer credited while the rest is awaited
+    credited: int = 0
+    #: a part was learnt by asking the provider (its notification may still come)
+    asked: bool = False
 
 
 @dataclass
@@ -272,23 +276,45 @@ class WalletMachine(RuleBasedStateMachine):
     def settle(self, charge: ChargeModel, status: str) -> None:
         account = self.accounts[charge.account_id]
         assert charge.status == "pending"
-        account.pending -= charge.amount
+        rest = charge.amount - charge.credited
+        account.pending -= rest
         if status == "confirmed":
-            account.balance += charge.amount
+            account.balance += rest
         charge.status = status
 
     def expect_payment(
         self, charge: ChargeModel, amount: int, notification_id: str = ""
     ) -> set[str]:
-        """A payment the provider reports: credited once, in full, while pending; else
-        recorded for reconciliation once (whether the notification or asking told us)."""
+        """A payment the provider reports: credited once, in full, while pending (a bank
+        transfer also in parts: what arrived, the rest awaited); else recorded for
+        reconciliation once (whether the notification or asking told us). Asking the
+        provider tells everything paid so far, a notification one payment."""
         account = self.accounts[charge.account_id]
-        key = notification_id or f"direct:{charge.charge_id}"
-        if key in account.counted:
+        already = 0 if charge.status == "confirmed" else charge.credited
+        arrived = amount if notification_id else amount - already
+        key = notification_id or (
+            f"direct:{charge.charge_id}:{amount}" if already else f"direct:{charge.charge_id}"
+        )
+        if key in account.counted or (not notification_id and already and arrived == 0):
+            return {"duplicate"}
+        if notification_id and charge.asked and 0 < arrived <= already:
             return {"duplicate"}
         if charge.status == "confirmed":
             return {"already_confirmed"}
-        if charge.status != "pending" or amount != charge.amount:
+        rest = charge.amount - already
+        if (
+            charge.status == "pending"
+            and charge.method == "bank_transfer"
+            and 0 < arrived < rest
+            and charge.charge_id not in self.reconciled
+        ):
+            account.counted.add(key)
+            account.balance += arrived
+            account.pending -= arrived
+            charge.credited += arrived
+            charge.asked = charge.asked or not notification_id
+            return {"partially_credited"}
+        if charge.status != "pending" or arrived != rest:
             account.counted.add(key)
             if charge.charge_id in self.reconciled:
                 # the same payment, learnt a second way

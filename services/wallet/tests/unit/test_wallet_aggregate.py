@@ -142,10 +142,42 @@ def test_a_payment_for_an_expired_charge_is_recorded_not_credited() -> None:
 def test_a_payment_of_another_amount_is_recorded_and_the_charge_stays_pending() -> None:
     wallet = a_wallet_with(0)
     charge = uuid.uuid4()
-    wallet.request_charge(charge, "bank_transfer", 5_000, {}, NOW)
+    wallet.request_charge(charge, "convenience_store", 5_000, {}, NOW)
     assert wallet.confirm_charge(charge, 4_999, "short") == "recorded_for_reconciliation"
     assert (wallet.balance, wallet.pending) == (0, 5_000)
     assert wallet.charge(charge)["status"] == "pending"
+    transfer = uuid.uuid4()
+    wallet.request_charge(transfer, "bank_transfer", 5_000, {}, NOW)
+    assert wallet.confirm_charge(transfer, 5_001, "over") == "recorded_for_reconciliation"
+    assert (wallet.balance, wallet.pending) == (0, 10_000)
+
+
+def test_a_short_bank_transfer_credits_what_arrived_and_awaits_the_rest() -> None:
+    wallet = a_wallet_with(0)
+    charge = uuid.uuid4()
+    wallet.request_charge(charge, "bank_transfer", 5_000, {}, NOW)
+    assert wallet.confirm_charge(charge, 3_000, "first") == "partially_credited"
+    assert wallet.confirm_charge(charge, 3_000, "first") == "duplicate"
+    assert (wallet.balance, wallet.pending) == (3_000, 2_000)
+    assert (wallet.charge(charge)["status"], wallet.charge(charge)["paid"]) == ("pending", 3_000)
+    # asking the provider tells the total received: nothing new
+    assert wallet.confirm_charge(charge, 3_000) == "duplicate"
+    # the rest arrives, unnotified: the provider's total completes it
+    assert wallet.confirm_charge(charge, 5_000) == "credited"
+    assert (wallet.balance, wallet.pending, wallet.charge(charge)["status"]) == (
+        5_000,
+        0,
+        "confirmed",
+    )
+    assert sum(wallet.ledger.values()) == 0
+    # never completed: at the deadline only the missing part expires
+    short = uuid.uuid4()
+    wallet.request_charge(short, "bank_transfer", 4_000, {}, NOW)
+    assert wallet.confirm_charge(short, 1_000) == "partially_credited"  # learnt by asking
+    assert wallet.confirm_charge(short, 1_000, "its_notification") == "duplicate"
+    assert wallet.expire_charge(short, NOW) is True
+    assert (wallet.balance, wallet.pending, wallet.charge(short)["status"]) == (6_000, 0, "expired")
+    assert sum(wallet.ledger.values()) == 0
 
 
 def test_unpaid_charges_are_limited_and_unknown_charges_refused() -> None:

@@ -9,6 +9,7 @@ sales are positive and refunds negative.
 
     top-up requested   provider_clearing → pending_charges
     top-up confirmed   pending_charges   → customer_balance
+    transfer arrived   pending_charges   → customer_balance   (part of a bank transfer)
     declined, expired  pending_charges   → provider_clearing
     order debited      customer_balance  → sales
     order refunded     refunds           → customer_balance
@@ -17,14 +18,19 @@ Rules: only confirmed money is spendable; the balance never goes negative;
 one debit per order (a repeated request gets the first outcome); at most the
 debited amount is refunded per order, once; a provider notification counts
 once; a payment for an expired charge is recorded for reconciliation, not
-credited. Every event's body only assigns: it runs again on every replay.
+credited. A bank transfer that arrives short is credited for what arrived and
+stays pending for the rest until its deadline (the customer is told what is
+missing); at the deadline only the missing part expires. Other methods cannot be
+paid short (a slip, a card, a bank page ask for the exact amount): a different
+amount there is recorded for reconciliation. Every event's body only assigns: it
+runs again on every replay.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -54,7 +60,12 @@ MAX_PENDING_CHARGES = 5
 
 ChargeStatus = Literal["pending", "confirmed", "declined", "expired"]
 NoticeResult = Literal[
-    "credited", "duplicate", "already_confirmed", "recorded_for_reconciliation", "declined"
+    "credited",
+    "partially_credited",
+    "duplicate",
+    "already_confirmed",
+    "recorded_for_reconciliation",
+    "declined",
 ]
 
 
@@ -99,6 +110,20 @@ class ChargeState(TypedDict):
     #: what the customer needs to pay (slip number, transfer details, bank URL)
     payment: dict[str, str]
     decline_reason: str
+    #: yen credited so far (a bank transfer may arrive in parts); absent before any part
+    paid: NotRequired[int]
+
+
+def paid_of(charge: ChargeState) -> int:
+    """Yen of this charge credited to the balance (the whole amount once confirmed)."""
+    if charge["status"] == "confirmed":
+        return charge["amount"]
+    return charge.get("paid", 0)
+
+
+def missing_of(charge: ChargeState) -> int:
+    """Yen of this charge not paid (still awaited while it is pending)."""
+    return charge["amount"] - paid_of(charge)
 
 
 class OrderState(TypedDict):
@@ -236,6 +261,24 @@ class Wallet(Aggregate):
             wallet.charges[str(self.charge_id)]["status"] = "confirmed"
             if self.notification_id:
                 wallet.notifications[self.notification_id] = str(self.charge_id)
+
+    class ChargePartiallyPaid(LedgerEvent):
+        """Part of a bank transfer arrived: credited at once, the rest still awaited."""
+
+        charge_id: UUID
+        method: str
+        amount: int
+        paid: int
+        requested: int
+        notification_id: str
+        balance_after: int
+
+        def postings(self) -> list[Posting]:
+            return [Posting(PENDING_CHARGES, CUSTOMER_BALANCE, self.amount)]
+
+        def record(self, wallet: Wallet) -> None:
+            wallet.charges[str(self.charge_id)]["paid"] = self.paid
+            wallet.notifications[self.notification_id] = str(self.charge_id)
 
     class ChargeDeclined(LedgerEvent):
         charge_id: UUID
@@ -388,12 +431,29 @@ class Wallet(Aggregate):
     def confirm_charge(
         self, charge_id: UUID, amount_paid: int, notification_id: str = ""
     ) -> NoticeResult:
-        """The provider says the charge was paid: credit it once, or record why not."""
+        """The provider says the charge was paid: credit it once, or record why not.
+
+        A notification tells of one payment (``amount_paid`` is what that transfer
+        brought); without one (a card answer, asking the provider) ``amount_paid`` is
+        everything the provider has received for the charge."""
         charge = self.charge(charge_id)
-        # a payment learnt without a notification (a card answer, asking the provider)
-        # is keyed by its charge: recorded for reconciliation at most once too
-        key = notification_id or f"direct:{charge_id}"
-        if key in self.notifications:
+        # yen of a bank transfer credited so far (its parts that arrived)
+        already = 0 if charge["status"] == "confirmed" else charge.get("paid", 0)
+        arrived = amount_paid if notification_id else amount_paid - already
+        # a payment learnt without a notification is keyed by its charge (and, after a
+        # part of a transfer, by the provider's total): recorded at most once too
+        key = notification_id or (
+            f"direct:{charge_id}:{amount_paid}" if already else f"direct:{charge_id}"
+        )
+        if key in self.notifications or (not notification_id and already and arrived == 0):
+            return "duplicate"
+        # a part learnt by asking the provider may be notified afterwards: not again (money
+        # that really came on top is in the provider's total, credited when asked next)
+        if (
+            notification_id
+            and 0 < arrived <= already
+            and any(k.startswith(f"direct:{charge_id}:") for k in self.notifications)
+        ):
             return "duplicate"
         # the provider's status and its notification can tell of one payment twice
         if any(
@@ -403,7 +463,22 @@ class Wallet(Aggregate):
             return "duplicate"
         if charge["status"] == "confirmed":
             return "already_confirmed"
-        if charge["status"] != "pending" or amount_paid != charge["amount"]:
+        missing = charge["amount"] - already
+        short = charge["method"] == "bank_transfer" and 0 < arrived < missing
+        if charge["status"] == "pending" and short:
+            # credited now; the rest stays pending (the customer is told what is missing)
+            self.trigger_event(
+                self.ChargePartiallyPaid,
+                charge_id=charge_id,
+                method=charge["method"],
+                amount=arrived,
+                paid=already + arrived,
+                requested=charge["amount"],
+                notification_id=notification_id or f"direct:{charge_id}:{amount_paid}",
+                balance_after=self.balance + arrived,
+            )
+            return "partially_credited"
+        if charge["status"] != "pending" or arrived != missing:
             reason = (
                 f"charge_{charge['status']}" if charge["status"] != "pending" else "amount_mismatch"
             )
@@ -419,9 +494,9 @@ class Wallet(Aggregate):
             self.ChargeConfirmed,
             charge_id=charge_id,
             method=charge["method"],
-            amount=charge["amount"],
+            amount=missing,
             notification_id=notification_id,
-            balance_after=self.balance + charge["amount"],
+            balance_after=self.balance + missing,
         )
         return "credited"
 
@@ -435,7 +510,7 @@ class Wallet(Aggregate):
         self.trigger_event(
             self.ChargeDeclined,
             charge_id=charge_id,
-            amount=charge["amount"],
+            amount=missing_of(charge),
             reason=reason,
             notification_id=notification_id,
         )
@@ -447,7 +522,7 @@ class Wallet(Aggregate):
         deadline = charge["expires_at"]
         if charge["status"] != "pending" or deadline is None or deadline > now:
             return False
-        self.trigger_event(self.ChargeExpired, charge_id=charge_id, amount=charge["amount"])
+        self.trigger_event(self.ChargeExpired, charge_id=charge_id, amount=missing_of(charge))
         return True
 
     # -- orders -------------------------------------------------------------
