@@ -107,9 +107,9 @@ class TopUpIn(BaseModel):
         json_schema_extra={"allOf": _LIMITS_SCHEMA},  # type: ignore[dict-item]
     )
 
+    # no ge/le here: the method's own limits are checked for any integer, so 0 or
+    # -5000 is told the method's range (amount_out_of_range), not a bare "too small"
     amount: int = Field(
-        ge=1,
-        le=10_000_000,
         description=f"yen (no consumption tax on a top-up); per method: {_LIMITS_TEXT} "
         "(422 amount_out_of_range beyond them; GET /top-up-methods lists them)",
     )

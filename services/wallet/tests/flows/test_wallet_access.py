@@ -270,9 +270,9 @@ MALFORMED_TOP_UPS: list[tuple[dict[str, Any], str, str]] = [
     ({"amount": "5000", "method": "bank_transfer"}, "amount", "invalid_type"),
     ({"amount": True, "method": "bank_transfer"}, "amount", "invalid_type"),
     ({"amount": None, "method": "bank_transfer"}, "amount", "invalid_type"),
-    ({"amount": 0, "method": "bank_transfer"}, "amount", "out_of_range"),
-    ({"amount": -5_000, "method": "bank_transfer"}, "amount", "out_of_range"),
-    ({"amount": 10**20, "method": "bank_transfer"}, "amount", "out_of_range"),
+    ({"amount": 0, "method": "bank_transfer"}, "amount", "amount_out_of_range"),
+    ({"amount": -5_000, "method": "bank_transfer"}, "amount", "amount_out_of_range"),
+    ({"amount": 10**20, "method": "bank_transfer"}, "amount", "amount_out_of_range"),
     (
         {"amount": 5_000, "method": "credit_card", "card_token": "4111111111111111"},
         "card_token",
@@ -464,3 +464,15 @@ async def test_statement_paging_out_of_range_is_422(wallets: Any) -> None:
         (params, (422, "validation_failed"), [f"query.{next(iter(params))}"])
         for params in BAD_PAGING
     ]
+
+
+async def test_a_zero_or_negative_amount_is_told_the_methods_range(wallets: Any) -> None:
+    """Not a bare "too small": the range of the method chosen, as GET /top-up-methods says."""
+    account = await wallets.register()
+    for amount in (0, -1, 999):
+        reply = await wallets.top_up(account, amount, "credit_card")
+        problem = assert_problem(reply, 422, "validation_failed")
+        [error] = problem["errors"]
+        assert (error["field"], error["code"]) == ("amount", "amount_out_of_range")
+        assert error["message"] == "チャージ金額は1,000円以上500,000円以下で指定してください。"
+    assert await money(wallets, account) == (0, 0)
