@@ -15,7 +15,12 @@ from pbx_identity.validation.errors import RuleViolation
 from pbx_identity.validation.postal import normalize_postal_code
 from pbx_identity.validation.postal_lookup import lookup_postal_code
 from pbx_identity.validation.prefectures import PREFECTURES
-from pbx_identity.validation.terms import TERMS_DOCUMENTS, current_terms, published_terms
+from pbx_identity.validation.terms import (
+    TERMS_DOCUMENTS,
+    TermsVersion,
+    current_terms,
+    published_terms,
+)
 from pbx_kit.errors import FieldProblem, NotFoundError, RuleViolationError
 from pbx_kit.problems import problem_responses
 
@@ -70,32 +75,23 @@ def prefectures() -> list[PrefectureOut]:
 def terms() -> list[TermsOut]:
     """The privacy policy and the terms of service in effect today, to show and accept."""
     today = datetime.now(JST).date()
-    return [
-        TermsOut(
-            document=v.document,
-            title=v.title,
-            version=v.version,
-            effective_from=v.effective_from,
-            text=v.text,
-        )
-        for v in (current_terms(document, today) for document in TERMS_DOCUMENTS)
-    ]
+    return [_terms_out(current_terms(document, today)) for document in TERMS_DOCUMENTS]
 
 
 @router.get("/terms/versions", response_model=list[TermsOut])
 def terms_versions() -> list[TermsOut]:
     """Every published version, oldest first (what an account accepted can be read again)."""
-    return [
-        TermsOut(
-            document=v.document,
-            title=v.title,
-            version=v.version,
-            effective_from=v.effective_from,
-            text=v.text,
-        )
-        for document in TERMS_DOCUMENTS
-        for v in published_terms()[document]
-    ]
+    return [_terms_out(v) for document in TERMS_DOCUMENTS for v in published_terms()[document]]
+
+
+def _terms_out(version: TermsVersion) -> TermsOut:
+    return TermsOut(
+        document=version.document,
+        title=version.title,
+        version=version.version,
+        effective_from=version.effective_from,
+        text=version.text,
+    )
 
 
 @router.get(

@@ -341,3 +341,15 @@ async def identity_system(
                 sessions_queue("identity", stack.settings.queue_prefix),
             ),
         )
+
+
+@pytest.fixture
+async def served_identity(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """Identity alone, served in-process: (an HTTP client, its application). For the tests
+    of stateless or single-service behaviour (forms, reference data, field rules)."""
+    infra = infrastructure_for(stack)
+    runtime = build(infra)
+    async with running(infra, [runtime]):
+        transport = httpx.ASGITransport(app=runtime.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+            yield client, runtime.api.state.application

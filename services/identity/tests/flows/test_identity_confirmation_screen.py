@@ -6,28 +6,19 @@ stores nothing. The account page then shows the same values."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from pbx_identity.api import REGISTRATION_EXAMPLE
-from pbx_identity.main import build
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, infrastructure_for
 
 pytestmark = pytest.mark.parametrize("stack_kind", ["memory"])
 
 
 @pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    infra = infrastructure_for(stack)
-    runtime = build(infra)
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
-            yield client, runtime.api.state.application
+def client(served_identity: tuple[httpx.AsyncClient, Any]) -> tuple[httpx.AsyncClient, Any]:
+    return served_identity
 
 
 def typed_by_hand() -> dict[str, Any]:

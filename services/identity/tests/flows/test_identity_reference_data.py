@@ -4,27 +4,19 @@ Public, read-only, on the in-process stack (no state involved)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from pbx_identity.api import REGISTRATION_EXAMPLE
-from pbx_identity.main import build
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, infrastructure_for
 
 pytestmark = pytest.mark.parametrize("stack_kind", ["memory"])
 
 
 @pytest.fixture
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    infra = infrastructure_for(stack)
-    runtime = build(infra)
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
-            yield client
+def http(served_identity: tuple[httpx.AsyncClient, Any]) -> httpx.AsyncClient:
+    return served_identity[0]
 
 
 async def test_the_prefectures_in_pull_down_order(http: httpx.AsyncClient) -> None:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from pbx_identity.api import REGISTRATION_EXAMPLE
-from pbx_identity.main import build
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, infrastructure_for
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -117,13 +114,8 @@ CASES: list[tuple[str, Edit, str, str]] = [
 
 
 @pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    infra = infrastructure_for(stack)
-    runtime = build(infra)
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
-            yield client, runtime.api.state.application
+def client(served_identity: tuple[httpx.AsyncClient, Any]) -> tuple[httpx.AsyncClient, Any]:
+    return served_identity
 
 
 @pytest.mark.parametrize("stack_kind", ["memory"])

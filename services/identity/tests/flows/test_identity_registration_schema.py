@@ -5,27 +5,18 @@ its own fields is refused over HTTP naming each missing field."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from pbx_identity.api import REGISTRATION_EXAMPLE
-from pbx_identity.main import build
 from pbx_identity.validation.registration import validate_registration
-from pbx_kit.host import running
-from pbx_kit.testing import Stack, infrastructure_for
 
 
 @pytest.fixture
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    infra = infrastructure_for(stack)
-    runtime = build(infra)
-    async with running(infra, [runtime]):
-        transport = httpx.ASGITransport(app=runtime.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
-            yield client
+def http(served_identity: tuple[httpx.AsyncClient, Any]) -> httpx.AsyncClient:
+    return served_identity[0]
 
 
 def example() -> dict[str, Any]:
