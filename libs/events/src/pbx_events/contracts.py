@@ -54,7 +54,7 @@ def contract_for(type_name: str) -> type[IntegrationEvent]:
 
 def all_contracts() -> list[type[IntegrationEvent]]:
     # importing the producer modules registers their contracts
-    from pbx_events import catalog, fulfillment, identity, kyc, wallet  # noqa: F401
+    from pbx_events import cart, catalog, fulfillment, identity, kyc, wallet  # noqa: F401
 
     return sorted(_registry.values(), key=lambda c: c.type_name())
 
