@@ -1,0 +1,1 @@
+"""pbx_cart: the shopping cart service (SPEC §5.2)."""
