@@ -141,12 +141,12 @@ def test_a_pending_checkout_freezes_the_cart_and_a_placed_order_empties_it() -> 
     cart = a_cart()
     line = cart.add(uuid.uuid4(), PHONE, 2)
     checkout = uuid.uuid4()
-    cart.start_checkout(checkout)
+    cart.start_checkout(checkout, {})
     for change in (
         lambda: cart.add(uuid.uuid4(), ADAPTER, 1),
         lambda: cart.change_quantity(line, 3, PHONE),
         lambda: cart.remove(line),
-        lambda: cart.start_checkout(uuid.uuid4()),
+        lambda: cart.start_checkout(uuid.uuid4(), {}),
         lambda: cart.save_shipping_address({}),
     ):
         with pytest.raises(CheckoutInProgressError):
@@ -164,7 +164,7 @@ def test_a_rejected_checkout_leaves_the_cart_as_it_was() -> None:
     cart = a_cart()
     line = cart.add(uuid.uuid4(), PHONE, 2)
     checkout = uuid.uuid4()
-    cart.start_checkout(checkout)
+    cart.start_checkout(checkout, {})
     assert cart.checkout_rejected(str(checkout), "insufficient_funds")
     assert cart.lines[line]["quantity"] == 2
     assert (cart.checkouts[str(checkout)], cart.rejection_reasons[str(checkout)]) == (
@@ -180,7 +180,7 @@ def test_the_cart_replays_from_its_events() -> None:
     cart = a_cart()
     line = cart.add(uuid.uuid4(), PHONE, 2)
     cart.choose_device_settings(CIRCLE, {line: None})
-    cart.start_checkout(uuid.uuid4())
+    cart.start_checkout(uuid.uuid4(), {})
     events = cart.collect_events()
     copy = None
     for e in events:

@@ -39,11 +39,11 @@ def scenario() -> list[Aggregate]:
     cart.choose_device_settings(CIRCLE, {phone: UUID("00000000-0000-4000-8000-0000000000d1")})
     cart.save_shipping_address({"name": "山田 太郎", "postal_code": "1350064"})
     cart.choose_payment_method("prepaid")
-    cart.start_checkout(UUID("00000000-0000-4000-8000-0000000000e1"))
+    cart.start_checkout(UUID("00000000-0000-4000-8000-0000000000e1"), {"lines": []})
     cart.checkout_rejected("00000000-0000-4000-8000-0000000000e1", "insufficient_funds")
     unique = cart.add(LINE_2, UNIQUE, 1, CIRCLE)
     cart.remove(unique)
-    cart.start_checkout(UUID("00000000-0000-4000-8000-0000000000e2"))
+    cart.start_checkout(UUID("00000000-0000-4000-8000-0000000000e2"), {"lines": []})
     cart.order_placed("00000000-0000-4000-8000-0000000000e2")
     cart.add(LINE_3, PHONE, 1)
     return [cart]

@@ -278,16 +278,19 @@ class Cart(Aggregate):
 
     # -- the checkout ----------------------------------------------------------------------
 
-    def start_checkout(self, checkout_id: UUID) -> None:
-        """The checkout was requested (the refusals up front are the application's)."""
+    def start_checkout(self, checkout_id: UUID, request: dict[str, Any]) -> None:
+        """The checkout was requested with ``request``, the priced cart the saga decides on
+        (the refusals up front are the application's)."""
         self._open()
-        self._checkout_started(str(checkout_id))
+        self._checkout_started(str(checkout_id), request)
 
     class CheckoutStarted(Aggregate.Event):
         checkout_id: str
+        #: what cart.CheckoutRequested.v1 carries (lines, address, totals, start date)
+        request: dict[str, Any]
 
     @event(CheckoutStarted)
-    def _checkout_started(self, checkout_id: str) -> None:
+    def _checkout_started(self, checkout_id: str, request: dict[str, Any]) -> None:
         self.pending_checkout_id = checkout_id
         self.checkouts[checkout_id] = "pending"
 
