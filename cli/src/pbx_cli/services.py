@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pbx_cart.main import build as build_cart
 from pbx_catalog.main import build as build_catalog
 from pbx_identity.main import build as build_identity
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
@@ -14,5 +15,6 @@ SERVICES: dict[str, Callable[[Infrastructure], ServiceRuntime]] = {
     "identity": build_identity,
     "kyc": build_kyc,
     "catalog": build_catalog,
+    "cart": build_cart,
     "wallet": build_wallet,
 }
