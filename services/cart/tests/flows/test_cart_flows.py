@@ -12,8 +12,10 @@ from pbx_events.cart import CheckoutRequested
 from pbx_events.catalog import ProductChanged
 from pbx_events.envelope import parse
 from pbx_events.fulfillment import CheckoutRejected, OrderPlaced
+from pbx_events.identity import ShippingAddressChanged
+from pbx_events.wallet import WalletCharged
 
-from .conftest import PHONE, SHIPPING, UNIQUE, product
+from .conftest import ADDRESS, PHONE, SHIPPING, UNIQUE, product
 
 
 async def test_lines_are_priced_from_the_catalog_with_the_shipping_line_derived(shop: Any) -> None:
@@ -246,3 +248,60 @@ async def test_an_empty_cart_cannot_be_checked_out(shop: Any) -> None:
     account, _ = await s.customer()
     refused = await s.client.post("/carts/me/checkout", headers=s.auth(account))
     assert refused.status_code == 409 and refused.json()["code"] == "empty_cart"
+
+
+async def test_duplicated_and_reordered_events_give_the_same_copies(shop: Any) -> None:
+    """The same message twice is applied once (the inbox); an older fact arriving after a
+    newer one changes nothing (the producer's position)."""
+    s = shop
+    await s.catalog(PHONE, SHIPPING)
+    account, _ = await s.customer(balance=10_000)
+    newer = WalletCharged(
+        account_id=account,
+        charge_id=uuid.uuid4(),
+        method="credit_card",
+        amount=5_000,
+        balance_after=15_000,
+        charged_at=s.clock(),
+    )
+    older = WalletCharged(
+        account_id=account,
+        charge_id=uuid.uuid4(),
+        method="credit_card",
+        amount=2_000,
+        balance_after=12_000,
+        charged_at=s.clock(),
+    )
+    message = await s.publish(newer, position=1_000)
+    await s.infra.bus.publish([message])  # redelivered: the same message again
+    await s.publish(older, position=999)  # an older movement, late
+    moved = ShippingAddressChanged(
+        account_id=account,
+        same_as_contractor=False,
+        address=ADDRESS.model_copy(update={"city": "大阪市北区", "postal_code": "5300001"}),
+        changed_at=s.clock(),
+    )
+    stale = ShippingAddressChanged(
+        account_id=account,
+        same_as_contractor=True,
+        address=ADDRESS.model_copy(update={"city": "札幌市"}),
+        changed_at=s.clock(),
+    )
+    await s.publish(moved, position=2_000)
+    await s.publish(stale, position=1_500)
+
+    def settled() -> bool:
+        copy = s.app.account_copy(account)
+        return (
+            copy.positions.get("balance") == 1_000
+            and copy.positions.get("shipping_address") == 2_000
+        )
+
+    await s.wait_for(settled)
+    await asyncio.sleep(0.5)
+    copy = s.app.account_copy(account)
+    assert copy.balance == 15_000
+    assert copy.shipping_address["city"] == "大阪市北区"
+    review = (await s.client.get("/carts/me/review", headers=s.auth(account))).json()
+    assert review["balance"] == 15_000
+    assert review["shipping_address"]["city"] == "大阪市北区"
