@@ -18,6 +18,13 @@ What aio-pika 10.2 / aiormq 7.2 do (read in their source, relied upon here):
 - A publish on a reconnecting robust channel waits for the connection: check first.
 - Unroutable mandatory messages are matched to their publish by ``message_id``: two
   in-flight publishes with the same id would be confused, so they are serialized.
+- The audit replay consumes the stream with ``x-stream-offset: first`` on a channel
+  of its own (a stream consumer needs a prefetch and must ack to get more). Its
+  queue object is not robust, so a reconnect does not restart it from the first
+  offset behind the replay's back: a closed channel, or a consumer the broker
+  cancelled (stream deleted), makes the replay raise rather than end quietly.
+  ``message.process()`` is not used (it rejects without requeue on error): acks are
+  explicit.
 """
 
 from __future__ import annotations
@@ -46,8 +53,12 @@ from pbx_events.bus import (
     Delivery,
     Handler,
     PublishError,
+    ReplayError,
+    deliver_replayed,
     dlq_name,
     handle_riding_out,
+    matches_any,
+    replay_cutoff,
 )
 from pbx_events.envelope import Message
 
@@ -161,6 +172,21 @@ async def _settle(action: Awaitable[None], queue: str, message_id: str | None) -
     except Exception as exc:
         # the channel closed meanwhile: the broker redelivers the message
         log.info("settle_failed", queue=queue, message_id=message_id, error=type(exc).__name__)
+
+
+async def _still_consuming(channel: AbstractRobustChannel, consumer_tag: str) -> bool:
+    """Whether the broker still delivers to this consumer (aiormq forgets a consumer
+    the broker cancelled with basic.cancel)."""
+    if channel.is_closed:
+        return False
+    try:
+        async with asyncio.timeout(_RPC_TIMEOUT):
+            underlay = await channel.get_underlay_channel()
+    except Exception:
+        return False
+    # aiormq's Channel keeps its consumers by tag (not part of its abstract interface)
+    consumers = getattr(underlay, "consumers", None)
+    return not isinstance(consumers, dict) or consumer_tag in consumers
 
 
 class AmqpSubscription:
@@ -485,3 +511,86 @@ class AmqpBus:
             with contextlib.suppress(Exception):
                 await channel.close()
         return drained
+
+    async def replay_audit(
+        self, routing_keys: Sequence[str], handler: Handler, *, until: datetime | None = None
+    ) -> int:
+        """Read the audit stream from its first offset; see ``Bus.replay_audit``.
+
+        Stop rule (a stream never ends): the first message whose AMQP ``timestamp``
+        (set by ``publish``, one-second resolution) is later than the cutoff (``until``,
+        default the call plus ``audit_replay_clock_skew``) is not delivered and ends the
+        replay; so does ``audit_replay_idle`` seconds without a delivery (caught up with
+        a quiet stream). Whichever comes first. A message without a timestamp never
+        stops it.
+        """
+        s = self.settings
+        if not s.audit:
+            raise ReplayError(f"no audit stream to replay: audit is off ({s.exchange})")
+        if self._connection is None:
+            raise RuntimeError("AmqpBus.connect() was not called")
+        cutoff = replay_cutoff(s, until)
+        arrivals: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+
+        def on_close(*_: Any) -> None:
+            arrivals.put_nowait(None)
+
+        async def on_message(incoming: AbstractIncomingMessage) -> None:
+            arrivals.put_nowait(incoming)
+
+        channel = self._connection.channel(publisher_confirms=False)
+        await channel.initialize()
+        channel.close_callbacks.add(on_close)
+        stream: aio_pika.abc.AbstractQueue | None = None
+        consumer_tag = ""
+        delivered = seen = 0
+        stopped_by = "idle"
+        try:
+            await channel.set_qos(prefetch_count=s.audit_replay_prefetch)
+            try:
+                stream = await channel.declare_queue(s.audit_stream, passive=True, robust=False)
+            except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+                raise ReplayError(f"the audit stream {s.audit_stream} does not exist") from exc
+            consumer_tag = await stream.consume(
+                on_message, no_ack=False, arguments={"x-stream-offset": "first"}
+            )
+            while True:
+                try:
+                    incoming = await asyncio.wait_for(arrivals.get(), s.audit_replay_idle)
+                except TimeoutError:
+                    if not await _still_consuming(channel, consumer_tag):
+                        # the broker cancelled the consumer (stream deleted, its leader
+                        # moved): quiet is then no proof that history is over
+                        raise ReplayError(
+                            f"the broker cancelled the replay of {s.audit_stream}"
+                        ) from None
+                    break
+                if incoming is None:
+                    raise ReplayError(f"the channel replaying {s.audit_stream} closed")
+                if incoming.timestamp is not None and incoming.timestamp > cutoff:
+                    stopped_by = "cutoff"
+                    break
+                seen += 1
+                message = from_delivery(incoming)
+                if matches_any(routing_keys, message.routing_key):
+                    await deliver_replayed(handler, message, s)
+                    delivered += 1
+                try:
+                    await incoming.ack()
+                except Exception as exc:
+                    raise ReplayError(f"the channel replaying {s.audit_stream} closed") from exc
+        finally:
+            channel.close_callbacks.discard(on_close)
+            if stream is not None and consumer_tag and not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await _within(stream.cancel(consumer_tag), _RPC_TIMEOUT)
+            with contextlib.suppress(Exception):
+                await _within(channel.close(), _RPC_TIMEOUT)
+        log.info(
+            "audit_replayed",
+            routing_keys=list(routing_keys),
+            delivered=delivered,
+            seen=seen,
+            stopped_by=stopped_by,
+        )
+        return delivered

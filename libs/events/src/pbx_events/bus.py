@@ -12,6 +12,16 @@ and messages are handled concurrently up to it, so a poison message never
 blocks the ones behind it. A handler that fails because PostgreSQL or RabbitMQ
 is out of reach keeps its message and tries again (``handle_riding_out``): an
 outage does not spend the message's delivery limit.
+
+Replaying history (``replay_audit``): a consumer started after others published
+has missed every message sent before its queue existed; the audit stream
+(``<exchange>.audit``, on by default) kept them all. So a consumer that rebuilds a
+read model from history starts in this order: declare its live queues first (from
+then on new messages wait there), replay the audit stream for its keys (oldest
+first, one message at a time, up to the moment of the call), then consume the live
+queues. Messages published around the call may come twice (once replayed, once
+live): the inbox skips the duplicate. A handler that fails during the replay makes
+``replay_audit`` raise, so the start fails loudly instead of skipping history.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
 
@@ -71,6 +82,17 @@ class BusSettings:
     unavailable_first_pause: float = 0.5
     unavailable_max_pause: float = 5.0
     unavailable_hold: float = 600.0
+    #: ``replay_audit`` stops when the audit stream delivered nothing for this long
+    #: (it has caught up: a stream never ends)
+    audit_replay_idle: float = 1.0
+    #: ``replay_audit`` without ``until`` stops at the first message stamped later than
+    #: the call plus this margin: timestamps come from the producers' clocks, and a clock
+    #: running ahead must not end the replay before history does (extra messages are
+    #: duplicates of the live queues, which the inbox skips)
+    audit_replay_clock_skew: float = 5.0
+    #: unacked messages of the audit stream in flight to ``replay_audit`` (streams need a
+    #: prefetch; their consumers ack to get more)
+    audit_replay_prefetch: int = 100
 
     @property
     def audit_stream(self) -> str:
@@ -128,6 +150,39 @@ class PublishError(RuntimeError):
     """Raised when the broker did not confirm a message (nack, return, timeout, lost link)."""
 
 
+class ReplayError(RuntimeError):
+    """Raised when the audit stream cannot be replayed (audit off, no stream, lost link)."""
+
+
+def replay_cutoff(settings: BusSettings, until: datetime | None) -> datetime:
+    """The stamp after which ``replay_audit`` stops: ``until``, or now plus the clock skew."""
+    if until is not None:
+        return until
+    return datetime.now(UTC) + timedelta(seconds=settings.audit_replay_clock_skew)
+
+
+def matches_any(patterns: Sequence[str], routing_key: str) -> bool:
+    return any(topic_matches(p, routing_key) for p in patterns)
+
+
+async def deliver_replayed(handler: Handler, message: Message, settings: BusSettings) -> None:
+    """Hand one message of the audit stream to a replay's handler (riding out an outage
+    like a live delivery); any other failure is logged and raised."""
+    delivery = Delivery(message, settings.audit_stream, delivery_count=0, redelivered=False)
+    try:
+        await handle_riding_out(handler, delivery, settings)
+    except Exception as exc:
+        log.error(
+            "audit_replay_failed",
+            stream=settings.audit_stream,
+            message_id=message.message_id,
+            type=message.type,
+            error=type(exc).__name__,
+            exc_info=exc,
+        )
+        raise
+
+
 class Subscription(Protocol):
     async def cancel(self) -> None: ...
 
@@ -156,6 +211,22 @@ class Bus(Protocol):
         ...
 
     async def is_healthy(self) -> bool: ...
+
+    async def replay_audit(
+        self, routing_keys: Sequence[str], handler: Handler, *, until: datetime | None = None
+    ) -> int:
+        """Deliver to ``handler`` every message of the audit stream whose routing key
+        matches one of ``routing_keys`` (topic patterns, as ``subscribe``), oldest first,
+        one at a time, from the stream's first message up to the call; returns how many.
+
+        Stops at the first message stamped after ``until`` (default: the call's moment
+        plus ``audit_replay_clock_skew``) or, on RabbitMQ, once the stream delivered
+        nothing for ``audit_replay_idle`` seconds, whichever comes first. Messages
+        published after the call may or may not come: declare the live queues before
+        replaying. A handler's failure is logged and raised (the rest is not replayed);
+        ``ReplayError`` when ``settings.audit`` is off or the stream is out of reach.
+        """
+        ...
 
 
 def dlq_name(queue: str) -> str:

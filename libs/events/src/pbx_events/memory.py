@@ -13,6 +13,7 @@ import collections
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 
@@ -21,8 +22,12 @@ from pbx_events.bus import (
     Delivery,
     Handler,
     PublishError,
+    ReplayError,
+    deliver_replayed,
     dlq_name,
     handle_riding_out,
+    matches_any,
+    replay_cutoff,
     topic_matches,
 )
 from pbx_events.envelope import Message
@@ -160,6 +165,24 @@ class InMemoryBus:
 
     async def dead_letter_count(self, queue: str) -> int:
         return self._queue(dlq_name(queue)).items.qsize()
+
+    async def replay_audit(
+        self, routing_keys: Sequence[str], handler: Handler, *, until: datetime | None = None
+    ) -> int:
+        """The audit as it was at the call (``AUDIT_RETENTION`` newest messages), in
+        publish order; see ``Bus.replay_audit``."""
+        if not self.settings.audit:
+            raise ReplayError(f"no audit stream to replay: audit is off ({self.settings.exchange})")
+        cutoff = replay_cutoff(self.settings, until)
+        delivered = 0
+        for message in list(self.audit):
+            if message.timestamp > cutoff:
+                break
+            if matches_any(routing_keys, message.routing_key):
+                await deliver_replayed(handler, message, self.settings)
+                delivered += 1
+        log.info("audit_replayed", routing_keys=list(routing_keys), delivered=delivered)
+        return delivered
 
     def pending(self, queue: str) -> int:
         """Messages waiting in a queue (not counting those being handled)."""
