@@ -85,6 +85,9 @@ class TotalsOut(BaseModel):
 
 class CartOut(BaseModel):
     version: int = Field(description="the cart's version, also the ETag")
+    step: Literal["cart", "device_settings", "shipping_address", "payment_method", "review"] = (
+        Field(description="the first step still to do")
+    )
     lines: list[LineOut]
     totals: TotalsOut
     device_circle_id: str | None = Field(
@@ -130,6 +133,30 @@ class DeviceSettingsIn(BaseModel):
         max_length=100,
         description="device line id → a unique in use in that circle, or null: 設定無し",
     )
+
+
+class UniqueChoiceOut(BaseModel):
+    unique_id: str
+    name: str
+
+
+class CircleChoiceOut(BaseModel):
+    circle_id: str
+    applied_on: str
+    uniques: list[UniqueChoiceOut] = Field(description="the uniques in use in this circle")
+
+
+class DeviceOut(BaseModel):
+    line_id: str
+    sku: str
+    name: str
+    unique_id: str | None
+
+
+class DeviceSettingsOut(BaseModel):
+    circle_id: str | None = Field(description="the devices' circle (null: 設定無し)")
+    circles: list[CircleChoiceOut] = Field(description="the account's circles in use")
+    devices: list[DeviceOut]
 
 
 class PaymentMethodIn(BaseModel):
@@ -182,6 +209,7 @@ def _reasons(codes: tuple[str, ...]) -> list[ReasonOut]:
 def _cart_fields(app: CartService, cart: Cart, priced: PricedCart) -> dict[str, Any]:
     return {
         "version": etag_version(cart),
+        "step": cart.step(),
         "lines": [
             LineOut(
                 line_id=line.line_id,
@@ -295,6 +323,37 @@ def delete_line(
     """削除: a line (the shipping line goes by itself with the last device)."""
     app.remove_line(RemoveLine(caller.subject_uuid, line_id, expected_version(if_match)))
     return _answer(app, caller.subject_uuid, response)
+
+
+@router.get("/carts/me/device-settings", response_model=DeviceSettingsOut, responses=_READ)
+def device_settings(caller: CustomerDep, app: CartDep) -> DeviceSettingsOut:
+    """機器設定の確認: the choices (the account's circles in use and the uniques in each)
+    and what each device is set to."""
+    cart = app.cart_of(caller.subject_uuid)
+    account = app.account_copy(caller.subject_uuid)
+    circles = []
+    if account is not None:
+        for circle_id in account.active_circles():
+            circles.append(
+                CircleChoiceOut(
+                    circle_id=circle_id,
+                    applied_on=account.circles[circle_id]["applied_on"],
+                    uniques=[
+                        UniqueChoiceOut(unique_id=u, name=account.services[u]["name"])
+                        for u in account.uniques_in(circle_id)
+                    ],
+                )
+            )
+    priced = app.priced(cart)
+    return DeviceSettingsOut(
+        circle_id=cart.device_circle_id,
+        circles=circles,
+        devices=[
+            DeviceOut(line_id=x.line_id, sku=x.sku, name=x.name, unique_id=x.unique_id)
+            for x in priced.lines
+            if x.billing_kind == "one_time"
+        ],
+    )
 
 
 @router.put("/carts/me/device-settings", response_model=CartOut, responses=_WRITE)

@@ -11,7 +11,7 @@ from typing import Any
 from pbx_events.cart import CheckoutRequested
 from pbx_events.catalog import ProductChanged
 from pbx_events.envelope import parse
-from pbx_events.fulfillment import CheckoutRejected, OrderPlaced
+from pbx_events.fulfillment import CheckoutRejected, OrderPlaced, ServiceActivated
 from pbx_events.identity import ShippingAddressChanged
 from pbx_events.wallet import WalletCharged
 
@@ -305,3 +305,60 @@ async def test_duplicated_and_reordered_events_give_the_same_copies(shop: Any) -
     review = (await s.client.get("/carts/me/review", headers=s.auth(account))).json()
     assert review["balance"] == 15_000
     assert review["shipping_address"]["city"] == "大阪市北区"
+
+
+async def test_a_unique_bought_in_a_circle_is_offered_in_the_device_settings(shop: Any) -> None:
+    s = shop
+    await s.catalog(PHONE, SHIPPING)
+    account, circle = await s.customer(balance=50_000, circle=True)
+    unique = uuid.uuid4()
+    await s.publish(
+        ServiceActivated(
+            service_id=unique,
+            account_id=account,
+            order_id=uuid.uuid4(),
+            circle_id=circle,
+            kind="unique",
+            product_id=UNIQUE.product_id,
+            sku="UNIQUE",
+            name="ユニーク（端末ID）",
+            activated_at=s.clock(),
+        )
+    )
+    await s.wait_for(lambda: s.app.account_copy(account).uniques_in(str(circle)))
+    added = await s.add(account, "PHONE-1")
+    assert added.json()["step"] == "device_settings"
+    line_id = added.json()["lines"][0]["line_id"]
+    choices = (await s.client.get("/carts/me/device-settings", headers=s.auth(account))).json()
+    assert choices["circles"] == [
+        {
+            "circle_id": str(circle),
+            "applied_on": "2024-09-01",
+            "uniques": [{"unique_id": str(unique), "name": "ユニーク（端末ID）"}],
+        }
+    ]
+    # a unique that is not in the circle is refused
+    wrong = await s.client.put(
+        "/carts/me/device-settings",
+        json={"circle_id": str(circle), "uniques": {line_id: str(uuid.uuid4())}},
+        headers=s.auth(account),
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["code"] == "unique_unknown"
+    chosen = await s.client.put(
+        "/carts/me/device-settings",
+        json={"circle_id": str(circle), "uniques": {line_id: str(unique)}},
+        headers=s.auth(account),
+    )
+    assert chosen.status_code == 200, chosen.text
+    cart = chosen.json()
+    assert cart["device_circle_id"] == str(circle)
+    assert cart["lines"][0]["unique_id"] == str(unique)
+    assert cart["step"] == "shipping_address"  # the device settings are done
+    # checkout carries the pre-configuration per device
+    started = await s.client.post("/carts/me/checkout", headers=s.auth(account))
+    assert started.status_code == 202, started.text
+    await s.wait_for(lambda: [m for m in s.seen if m.type == "cart.CheckoutRequested.v1"])
+    request = parse([m for m in s.seen if m.type == "cart.CheckoutRequested.v1"][-1])
+    assert isinstance(request, CheckoutRequested)
+    device = request.lines[0]
+    assert (device.circle_id, device.unique_id) == (circle, unique)

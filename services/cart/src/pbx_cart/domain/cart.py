@@ -98,6 +98,7 @@ class Cart(Aggregate):
         self.lines: dict[str, LineState] = {}
         #: device settings: the circle the devices are set up for (None: 設定無し)
         self.device_circle_id: str | None = None
+        self.device_settings_chosen = False
         self.shipping_address: dict[str, Any] | None = None
         self.payment_method: str | None = None
         self.pending_checkout_id: str | None = None
@@ -215,6 +216,19 @@ class Cart(Aggregate):
 
     # -- what the rules look at --------------------------------------------------------
 
+    def step(self) -> str:
+        """The first step still to do: cart (no lines), device_settings, shipping_address
+        (devices only), payment_method, then review."""
+        if not self.lines:
+            return "cart"
+        if self.has_devices() and not self.device_settings_chosen:
+            return "device_settings"
+        if self.has_devices() and self.shipping_address is None:
+            return "shipping_address"
+        if self.payment_method is None:
+            return "payment_method"
+        return "review"
+
     def kinds(self) -> set[str]:
         return {line["billing_kind"] for line in self.lines.values()}
 
@@ -235,7 +249,8 @@ class Cart(Aggregate):
         chosen = {k: (str(v) if v and circle_id else None) for k, v in uniques.items()}
         circle = str(circle_id) if circle_id else None
         current = {k: self.lines[k]["unique_id"] for k in chosen}
-        if circle != self.device_circle_id or chosen != current:
+        unchanged = circle == self.device_circle_id and chosen == current
+        if not self.device_settings_chosen or not unchanged:
             self._device_settings_chosen(circle, chosen)
 
     class DeviceSettingsChosen(Aggregate.Event):
@@ -247,6 +262,7 @@ class Cart(Aggregate):
         self, circle_id: str | None, uniques: dict[str, str | None]
     ) -> None:
         self.device_circle_id = circle_id
+        self.device_settings_chosen = True
         for line_id, line in self.lines.items():
             if line["billing_kind"] == "one_time":
                 line["unique_id"] = uniques.get(line_id) if circle_id else None
@@ -310,6 +326,7 @@ class Cart(Aggregate):
         self.pending_checkout_id = None
         self.lines = {}
         self.device_circle_id = None
+        self.device_settings_chosen = False
 
     def checkout_rejected(self, checkout_id: str, reason: str) -> bool:
         """The saga refused: the cart stays exactly as it was. True when this changed it."""
