@@ -33,7 +33,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
-from pbx_events.bus import Bus, Subscription, refresh_dead_letter_gauge
+from pbx_events.bus import Bus, Delivery, Handler, Subscription, refresh_dead_letter_gauge
 from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message
 from pbx_events.inbox import Decide, Inbox
@@ -109,6 +109,9 @@ class Service(Generic[App]):
     documented_models: Sequence[type[BaseModel]] = ()
     #: the largest request body (default: the settings' limit)
     max_body_bytes: int | None = None
+    #: replay the audit stream into the consumers before consuming, so a service started
+    #: after others published (its queues did not exist yet) still sees everything
+    catch_up_from_audit: bool = False
 
     def build(self, infra: Infrastructure) -> ServiceRuntime:
         edge = Edge()
@@ -134,6 +137,10 @@ class Service(Generic[App]):
             pool = await wire_edge(infra, runtime, edge, application, relay)
             if self.setup is not None:
                 await self.setup(Running(infra, runtime, edge, application, relay, pool))
+            if self.catch_up_from_audit and self.consumers:
+                await catch_up_from_audit(
+                    infra.bus, application, self.consumers, infra.settings.queue_prefix
+                )
             subscriptions = await subscribe_routes(
                 infra.bus, application, self.consumers, infra.settings.queue_prefix
             )
@@ -173,6 +180,31 @@ def decider(app: App, handlers: Mapping[type[IntegrationEvent], MessageHandler[A
         return saved
 
     return decide
+
+
+async def catch_up_from_audit(
+    bus: Bus, app: App, routes: ConsumerRoutes[App], prefix: str = ""
+) -> int:
+    """What was published before this service's queues existed, from the audit stream.
+
+    The live queues are declared first (what is published from now on waits there), then
+    the audit is replayed into each queue's inbox (the same tracking as a live delivery,
+    so a message seen both ways takes effect once); the consumers start after. Returns how
+    many messages were replayed (most are duplicates the inbox skips on a restart)."""
+    by_type: dict[str, Handler] = {}
+    for queue, handlers in routes.items():
+        keys = [contract.type_name() for contract in handlers]
+        await bus.declare_queue(prefix + queue, keys)
+        handler = Inbox(app, queue).handler(decider(app, handlers))
+        for key in keys:
+            by_type[key] = handler
+
+    async def replayed(delivery: Delivery) -> None:
+        await by_type[delivery.message.type](delivery)
+
+    count = await bus.replay_audit(list(by_type), replayed)
+    log.info("caught_up_from_audit", service=type(app).name, replayed=count)
+    return count
 
 
 async def subscribe_routes(

@@ -30,5 +30,7 @@ def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> Ser
         application=lambda infra: make_application(infra, clock),
         mapping=CartMapping,
         consumers=ROUTES,
+        # started after the catalog, identity and the wallet published: it still sees all
+        catch_up_from_audit=True,
     )
     return cart.build(infra)
