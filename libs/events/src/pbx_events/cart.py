@@ -59,6 +59,10 @@ class CheckoutLine(BaseModel):
     unique_id: UUID | None = Field(
         None, description="devices: the unique they are pre-configured with (None: 設定無し)"
     )
+    service_id: UUID | None = Field(
+        None,
+        description="cancellation items: the service (a unique or a phone number) to cancel",
+    )
 
 
 class TaxLine(BaseModel):

@@ -65,6 +65,7 @@ class LineOut(BaseModel):
     tax_category: Literal["standard_10"]
     circle_id: str | None
     unique_id: str | None
+    service_id: str | None = Field(description="cancellation items: the service they cancel")
     removable: bool = Field(description="false for the shipping line (added automatically)")
     max_quantity: int
 
@@ -115,6 +116,11 @@ class LineIn(BaseModel):
         None,
         strict=False,  # a JSON string, read as a UUID
         description="monthly items: the circle it is for (one of the account's)",
+    )
+    service_id: UUID | None = Field(
+        None,
+        strict=False,
+        description="cancellation items: the unique or phone number to cancel (the account's)",
     )
 
 
@@ -225,6 +231,7 @@ def _cart_fields(app: CartService, cart: Cart, priced: PricedCart) -> dict[str, 
                 tax_category=line.tax_category,  # type: ignore[arg-type]
                 circle_id=line.circle_id,
                 unique_id=line.unique_id,
+                service_id=line.service_id,
                 removable=line.removable,
                 max_quantity=line.max_quantity,
             )
@@ -290,7 +297,12 @@ def add_line(
     """Add a product (one already in the cart adds to its quantity)."""
     app.add_line(
         AddLine(
-            caller.subject_uuid, body.sku, body.quantity, body.circle_id, expected_version(if_match)
+            caller.subject_uuid,
+            body.sku,
+            body.quantity,
+            body.circle_id,
+            expected_version(if_match),
+            body.service_id,
         )
     )
     return _answer(app, caller.subject_uuid, response)

@@ -184,11 +184,16 @@ class CartService(ServiceApplication):
             account = self.account_copy(cmd.account_id)
             if account is None or str(cmd.circle_id) not in account.active_circles():
                 raise errors.CircleUnknownError
+        if cmd.service_id is not None:
+            account = self.account_copy(cmd.account_id)
+            service = account.services.get(str(cmd.service_id)) if account else None
+            if service is None or not service["active"]:
+                raise errors.ServiceUnknownError
         line_id = uuid4()
         return self._change_cart(
             cmd.account_id,
             cmd.expected_version,
-            lambda cart: cart.add(line_id, product, cmd.quantity, cmd.circle_id),
+            lambda cart: cart.add(line_id, product, cmd.quantity, cmd.circle_id, cmd.service_id),
         )
 
     def change_quantity(self, cmd: ChangeQuantity) -> None:
@@ -360,6 +365,7 @@ def _request(
                 "tax_category": line.tax_category,
                 "circle_id": line.circle_id,
                 "unique_id": line.unique_id,
+                "service_id": line.service_id,
             }
             for line in priced.lines
         ],

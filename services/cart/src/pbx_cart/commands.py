@@ -15,6 +15,8 @@ class AddLine:
     circle_id: UUID | None = None
     #: the cart version the caller saw (If-Match), None: any
     expected_version: int | None = None
+    #: cancellation items: the service (unique or phone number) to cancel
+    service_id: UUID | None = None
 
 
 @dataclass(frozen=True)

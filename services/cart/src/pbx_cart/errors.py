@@ -53,6 +53,14 @@ class UniqueUnknownError(RuleViolationError):
         super().__init__(errors=[FieldProblem(field, self.code, self.message_ja)])
 
 
+class ServiceUnknownError(RuleViolationError):
+    code = "service_unknown"
+    message_ja = "指定された番号・ユニークはご利用中のものではありません。"
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("service_id", self.code, self.message_ja)])
+
+
 class EmptyCartError(ConflictError):
     code = "empty_cart"
     message_ja = "カートに商品がありません。"

@@ -362,3 +362,40 @@ async def test_a_unique_bought_in_a_circle_is_offered_in_the_device_settings(sho
     assert isinstance(request, CheckoutRequested)
     device = request.lines[0]
     assert (device.circle_id, device.unique_id) == (circle, unique)
+
+
+async def test_a_cancellation_item_names_a_service_of_the_account(shop: Any) -> None:
+    s = shop
+    cancel = product("CANCEL-UNIQUE", "cancellation", 0)
+    await s.catalog(PHONE, SHIPPING, cancel)
+    account, circle = await s.customer(circle=True)
+    unique = uuid.uuid4()
+    await s.publish(
+        ServiceActivated(
+            service_id=unique,
+            account_id=account,
+            order_id=uuid.uuid4(),
+            circle_id=circle,
+            kind="unique",
+            product_id=UNIQUE.product_id,
+            sku="UNIQUE",
+            name="ユニーク（端末ID）",
+            activated_at=s.clock(),
+        )
+    )
+    await s.wait_for(lambda: s.app.account_copy(account).uniques_in(str(circle)))
+    missing = await s.add(account, "CANCEL-UNIQUE")
+    assert missing.status_code == 422 and missing.json()["errors"][0]["code"] == "service_required"
+    stranger = await s.add(account, "CANCEL-UNIQUE", service_id=str(uuid.uuid4()))
+    assert stranger.status_code == 422
+    assert stranger.json()["errors"][0]["code"] == "service_unknown"
+    added = await s.add(account, "CANCEL-UNIQUE", service_id=str(unique))
+    assert added.status_code == 201, added.text
+    [line] = added.json()["lines"]
+    assert (line["kind_name"], line["service_id"], line["subtotal"]) == ("解約", str(unique), 0)
+    started = await s.client.post("/carts/me/checkout", headers=s.auth(account))
+    assert started.status_code == 202, started.text
+    await s.wait_for(lambda: [m for m in s.seen if m.type == "cart.CheckoutRequested.v1"])
+    request = parse([m for m in s.seen if m.type == "cart.CheckoutRequested.v1"][-1])
+    assert isinstance(request, CheckoutRequested)
+    assert request.lines[0].service_id == unique and request.shipping_address is None

@@ -15,6 +15,7 @@ from pbx_cart.domain.cart import (
     NotPurchasableError,
     ProductFacts,
     QuantityError,
+    ServiceRequiredError,
     ShippingNotAddableError,
 )
 
@@ -191,3 +192,24 @@ def test_the_cart_replays_from_its_events() -> None:
         cart.device_circle_id,
         cart.pending_checkout_id,
     )
+
+
+CANCEL = ProductFacts(
+    uuid.uuid4(), "CANCEL-UNIQUE", "cancellation", purchasable=True, max_quantity=10
+)
+
+
+def test_a_cancellation_names_the_service_it_cancels_once() -> None:
+    cart = a_cart()
+    with pytest.raises(ServiceRequiredError):
+        cart.add(uuid.uuid4(), CANCEL, 1)
+    service = uuid.uuid4()
+    line = cart.add(uuid.uuid4(), CANCEL, 1, service_id=service)
+    assert cart.lines[line]["service_id"] == str(service)
+    with pytest.raises(QuantityError):
+        cart.add(uuid.uuid4(), CANCEL, 1, service_id=service)  # the same service twice
+    with pytest.raises(QuantityError):
+        cart.change_quantity(line, 2, CANCEL)
+    other = cart.add(uuid.uuid4(), CANCEL, 1, service_id=uuid.uuid4())
+    assert other != line
+    assert cart.kinds() == {"cancellation"}

@@ -46,6 +46,10 @@ def scenario() -> list[Aggregate]:
     cart.start_checkout(UUID("00000000-0000-4000-8000-0000000000e2"), {"lines": []})
     cart.order_placed("00000000-0000-4000-8000-0000000000e2")
     cart.add(LINE_3, PHONE, 1)
+    cancel = ProductFacts(
+        UUID("00000000-0000-4000-8000-0000000000a3"), "CANCEL-UNIQUE", "cancellation", True, 10
+    )
+    cart.add(UUID("00000000-0000-4000-8000-0000000000b4"), cancel, 1, service_id=CIRCLE)
     return [cart]
 
 

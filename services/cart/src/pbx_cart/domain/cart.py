@@ -43,6 +43,8 @@ class LineState(TypedDict):
     circle_id: str | None
     #: devices: the unique they are set up with (None: 設定無し)
     unique_id: str | None
+    #: cancellation items: the service (unique or phone number) they cancel
+    service_id: str | None
 
 
 class NotPurchasableError(ConflictError):
@@ -72,6 +74,14 @@ class CircleRequiredError(RuleViolationError):
 
     def __init__(self) -> None:
         super().__init__(errors=[FieldProblem("circle_id", self.code, self.message_ja)])
+
+
+class ServiceRequiredError(RuleViolationError):
+    code = "service_required"
+    message_ja = "解約する番号・ユニークを選択してください。"
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldProblem("service_id", self.code, self.message_ja)])
 
 
 class LineNotFoundError(NotFoundError):
@@ -112,18 +122,33 @@ class Cart(Aggregate):
         if self.pending_checkout_id is not None:
             raise CheckoutInProgressError(checkout_id=self.pending_checkout_id)
 
-    def _same_line(self, product_id: UUID, circle_id: UUID | None) -> str | None:
+    def _same_line(
+        self, product_id: UUID, circle_id: UUID | None, service_id: UUID | None
+    ) -> str | None:
+        circle = str(circle_id) if circle_id else None
+        service = str(service_id) if service_id else None
         for line_id, line in self.lines.items():
-            circle = str(circle_id) if circle_id else None
-            if line["product_id"] == str(product_id) and line["circle_id"] == circle:
+            if (line["product_id"], line["circle_id"], line.get("service_id")) == (
+                str(product_id),
+                circle,
+                service,
+            ):
                 return line_id
         return None
 
     def add(
-        self, line_id: UUID, product: ProductFacts, quantity: int, circle_id: UUID | None = None
+        self,
+        line_id: UUID,
+        product: ProductFacts,
+        quantity: int,
+        circle_id: UUID | None = None,
+        service_id: UUID | None = None,
     ) -> str:
-        """Add a product; one already in the cart (for the same circle) adds to its quantity.
-        Returns the id of the line it is on."""
+        """Add a product; one already in the cart (for the same circle, or cancelling the
+        same service) adds to its quantity. Returns the id of the line it is on.
+
+        Monthly items name the circle they are for; a cancellation item names the service it
+        cancels (checked to be the account's by the caller), once."""
         self._open()
         if product.billing_kind == "shipping":
             raise ShippingNotAddableError
@@ -131,12 +156,17 @@ class Cart(Aggregate):
             raise NotPurchasableError(sku=product.sku)
         if product.billing_kind == "monthly" and circle_id is None:
             raise CircleRequiredError
+        if product.billing_kind == "cancellation" and service_id is None:
+            raise ServiceRequiredError
         if product.billing_kind != "monthly":
             circle_id = None  # devices get theirs in the device settings
-        existing = self._same_line(product.product_id, circle_id)
+        if product.billing_kind != "cancellation":
+            service_id = None
+        existing = self._same_line(product.product_id, circle_id, service_id)
         total = quantity + (self.lines[existing]["quantity"] if existing else 0)
-        if quantity < 1 or total > product.max_quantity:
-            raise QuantityError(product.max_quantity)
+        limit = 1 if product.billing_kind == "cancellation" else product.max_quantity
+        if quantity < 1 or total > limit:
+            raise QuantityError(limit)
         if existing is not None:
             self._quantity_changed(existing, total)
             return existing
@@ -147,6 +177,7 @@ class Cart(Aggregate):
             product.billing_kind,
             quantity,
             str(circle_id) if circle_id else None,
+            str(service_id) if service_id else None,
         )
         return str(line_id)
 
@@ -157,6 +188,7 @@ class Cart(Aggregate):
         billing_kind: str
         quantity: int
         circle_id: str | None
+        service_id: str | None
 
     @event(LineAdded)
     def _line_added(
@@ -167,6 +199,7 @@ class Cart(Aggregate):
         billing_kind: str,
         quantity: int,
         circle_id: str | None,
+        service_id: str | None,
     ) -> None:
         self.lines[line_id] = LineState(
             product_id=product_id,
@@ -175,14 +208,16 @@ class Cart(Aggregate):
             quantity=quantity,
             circle_id=circle_id,
             unique_id=None,
+            service_id=service_id,
         )
 
     def change_quantity(self, line_id: str, quantity: int, product: ProductFacts) -> None:
         """ "Save changes" (変更を保存) for one line: 1 to the product's maximum."""
         self._open()
         line = self._line(line_id)
-        if not 1 <= quantity <= product.max_quantity:
-            raise QuantityError(product.max_quantity)
+        limit = 1 if line["billing_kind"] == "cancellation" else product.max_quantity
+        if not 1 <= quantity <= limit:
+            raise QuantityError(limit)
         if quantity != line["quantity"]:
             self._quantity_changed(line_id, quantity)
 

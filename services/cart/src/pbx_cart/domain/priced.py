@@ -35,6 +35,7 @@ class PricedLine:
     tax_category: str
     circle_id: str | None
     unique_id: str | None
+    service_id: str | None
     purchasable: bool
     max_quantity: int
     #: the customer may delete it (not the shipping line)
@@ -67,6 +68,7 @@ def _line(
     unique_id: str | None,
     *,
     removable: bool,
+    service_id: str | None = None,
 ) -> PricedLine:
     unit_price = int(product["unit_price"])
     prorated = prorate(unit_price, start) if product["billing_kind"] == "monthly" else None
@@ -86,6 +88,7 @@ def _line(
         tax_category=str(product["tax_category"]),
         circle_id=circle_id,
         unique_id=unique_id,
+        service_id=service_id,
         purchasable=bool(product["purchasable"]),
         max_quantity=int(product["max_quantity"]),
         removable=removable,
@@ -112,6 +115,7 @@ def price_cart(cart: Cart, products: Mapping[str, Mapping[str, Any]], start: dat
                 or (cart.device_circle_id if line["billing_kind"] == "one_time" else None),
                 line["unique_id"],
                 removable=True,
+                service_id=line.get("service_id"),
             )
         )
     shipping = shipping_product(products)
