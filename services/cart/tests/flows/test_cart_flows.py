@@ -50,6 +50,9 @@ async def test_lines_are_priced_from_the_catalog_with_the_shipping_line_derived(
             }
         ],
     }
+    # the customer cannot delete the shipping line on its own
+    alone = await s.client.delete("/carts/me/lines/shipping", headers=s.auth(account))
+    assert alone.status_code == 409 and alone.json()["code"] == "shipping_line_automatic"
     # the last device leaves: the shipping line leaves with it
     line_id = cart["lines"][0]["line_id"]
     gone = await s.client.delete(f"/carts/me/lines/{line_id}", headers=s.auth(account))

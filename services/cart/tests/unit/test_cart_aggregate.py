@@ -16,6 +16,7 @@ from pbx_cart.domain.cart import (
     ProductFacts,
     QuantityError,
     ServiceRequiredError,
+    ShippingLineAutomaticError,
     ShippingNotAddableError,
 )
 
@@ -213,3 +214,13 @@ def test_a_cancellation_names_the_service_it_cancels_once() -> None:
     other = cart.add(uuid.uuid4(), CANCEL, 1, service_id=uuid.uuid4())
     assert other != line
     assert cart.kinds() == {"cancellation"}
+
+
+def test_the_shipping_line_cannot_be_deleted_while_devices_are_in_the_cart() -> None:
+    cart = a_cart()
+    phone = cart.add(uuid.uuid4(), PHONE, 1)
+    with pytest.raises(ShippingLineAutomaticError):
+        cart.remove("shipping")
+    cart.remove(phone)  # the last device: the shipping line goes with it
+    with pytest.raises(LineNotFoundError):
+        cart.remove("shipping")

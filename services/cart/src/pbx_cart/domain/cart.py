@@ -22,6 +22,9 @@ from pbx_kit.errors import ConflictError, FieldProblem, NotFoundError, RuleViola
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://cloudpbx.example.jp/cart/cart")
 
+#: the id of the derived domestic shipping line (never stored: see the module docstring)
+SHIPPING_LINE_ID = "shipping"
+
 
 @dataclass(frozen=True)
 class ProductFacts:
@@ -87,6 +90,14 @@ class ServiceRequiredError(RuleViolationError):
 class LineNotFoundError(NotFoundError):
     code = "line_not_found"
     message_ja = "指定された明細はカートにありません。"
+
+
+class ShippingLineAutomaticError(ConflictError):
+    code = "shipping_line_automatic"
+    message_ja = (
+        "国内配送料は機器がカートにある間は自動で追加されます。"
+        "機器をすべて削除すると、送料も削除されます。"
+    )
 
 
 class CheckoutInProgressError(ConflictError):
@@ -231,6 +242,8 @@ class Cart(Aggregate):
 
     def remove(self, line_id: str) -> None:
         self._open()
+        if line_id == SHIPPING_LINE_ID and self.has_devices():
+            raise ShippingLineAutomaticError
         self._line(line_id)
         self._line_removed(line_id)
 

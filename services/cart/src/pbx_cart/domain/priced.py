@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pbx_cart.domain.cart import Cart
+from pbx_cart.domain.cart import SHIPPING_LINE_ID, Cart
 from pbx_cart.domain.pricing import KIND_NAMES, Charge, Totals, invoice_totals, prorate
-
-SHIPPING_LINE_ID = "shipping"
 
 
 @dataclass(frozen=True)
