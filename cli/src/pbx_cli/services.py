@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pbx_cart.main import build as build_cart
 from pbx_catalog.main import build as build_catalog
+from pbx_fulfillment.main import build as build_fulfillment
 from pbx_identity.main import build as build_identity
 from pbx_kit.runtime import Infrastructure, ServiceRuntime
 from pbx_kyc.main import build as build_kyc
@@ -17,4 +18,5 @@ SERVICES: dict[str, Callable[[Infrastructure], ServiceRuntime]] = {
     "catalog": build_catalog,
     "cart": build_cart,
     "wallet": build_wallet,
+    "fulfillment": build_fulfillment,
 }
