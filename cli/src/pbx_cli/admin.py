@@ -13,8 +13,8 @@ from datetime import date, timedelta, timezone
 from pbx_identity.commands import CreateStaff
 from pbx_identity.domain.staff import STAFF_ROLES
 from pbx_identity.main import make_application
-from pbx_identity.validation.errors import RuleViolation
 from pbx_identity.validation.password import check_password
+from pbx_kit.jp.errors import RuleViolation
 from pbx_kit.mail_outbox import ParkedMail
 from pbx_kit.runtime import Infrastructure, open_infrastructure
 from pbx_kit.settings import Settings

@@ -13,7 +13,6 @@ from pbx_identity.api_models import RegistrationDraftIn, RegistrationIn
 from pbx_identity.application import IdentityService
 from pbx_identity.commands import RegisterAccount
 from pbx_identity.errors import RegistrationInvalidError
-from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData
 from pbx_identity.validation.registration import (
     ValidatedDraft,
@@ -24,6 +23,7 @@ from pbx_identity.validation.registration import (
 from pbx_identity.validation.warnings import all_registration_warnings, contract_warnings
 from pbx_identity.views import own_or_same, person_view, stored
 from pbx_kit.app import schema_ref
+from pbx_kit.jp.errors import FieldError
 from pbx_kit.problems import FieldProblem, problem_responses
 
 router = APIRouter(tags=["accounts"])

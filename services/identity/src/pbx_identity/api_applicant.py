@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from pbx_identity.api_account import IdentityServiceDep
-from pbx_identity.validation.phone import format_national, is_fixed_line_e164
-from pbx_identity.validation.prefectures import prefecture_name
 from pbx_kit.auth import Caller, require_roles
+from pbx_kit.jp.phone import format_national, is_fixed_line_e164
+from pbx_kit.jp.prefectures import prefecture_name
 from pbx_kit.problems import problem_responses
 
 router = APIRouter(tags=["screening"])

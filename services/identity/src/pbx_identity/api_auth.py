@@ -24,9 +24,9 @@ from pbx_identity.errors import (
     RegistrationInvalidError,
 )
 from pbx_identity.throttle import LoginThrottle
-from pbx_identity.validation.errors import RuleViolation
 from pbx_identity.validation.password import check_password
 from pbx_kit.auth import CurrentCaller
+from pbx_kit.jp.errors import RuleViolation
 from pbx_kit.problems import FieldProblem, problem_responses
 
 log = structlog.get_logger("pbx.identity.auth")

@@ -11,10 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from pbx_identity.validation.errors import RuleViolation
-from pbx_identity.validation.postal import normalize_postal_code
-from pbx_identity.validation.postal_lookup import lookup_postal_code
-from pbx_identity.validation.prefectures import PREFECTURES
 from pbx_identity.validation.terms import (
     TERMS_DOCUMENTS,
     TermsVersion,
@@ -22,6 +18,10 @@ from pbx_identity.validation.terms import (
     published_terms,
 )
 from pbx_kit.errors import FieldProblem, NotFoundError, RuleViolationError
+from pbx_kit.jp.errors import RuleViolation
+from pbx_kit.jp.postal import normalize_postal_code
+from pbx_kit.jp.postal_lookup import lookup_postal_code
+from pbx_kit.jp.prefectures import PREFECTURES
 from pbx_kit.problems import problem_responses
 
 router = APIRouter(prefix="/reference", tags=["reference data"])

@@ -21,7 +21,7 @@ from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account
 from pbx_identity.domain.address import Address as DomainAddress
 from pbx_identity.domain.staff import StaffMember
-from pbx_identity.validation.phone import is_fixed_line_e164
+from pbx_kit.jp.phone import is_fixed_line_e164
 
 #: why the sessions ended, as SessionsEnded says it (PasswordChanged.reason → reason)
 _PASSWORD_REASONS = {"reset": "password_reset"}

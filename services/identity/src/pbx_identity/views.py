@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pbx_identity.validation.phone import format_national
-from pbx_identity.validation.prefectures import prefecture_name
+from pbx_kit.jp.phone import format_national
+from pbx_kit.jp.prefectures import prefecture_name
 
 _PHONES = ("phone", "contact_phone", "fax")
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from pbx_identity.validation._body import max_length_of
 from pbx_identity.validation.registration import validate_contract_info, validate_registration
 from pbx_identity.validation.schema import (
     INVALID_STEP_MESSAGE,
@@ -20,6 +19,7 @@ from pbx_identity.validation.schema import (
     ShippingAddressIn,
     TermsIn,
 )
+from pbx_kit.jp.body import max_length_of
 
 CONTACT_FIELDS = ["name", "name_kana", "email", "phone"]
 SHIPPING_FIELDS = [

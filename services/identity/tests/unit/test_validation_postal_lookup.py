@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 
 from pbx_identity.api import REGISTRATION_EXAMPLE
-from pbx_identity.validation.errors import FieldError
 from pbx_identity.validation.model import RegistrationData, ShippingAddress
-from pbx_identity.validation.postal_lookup import (
+from pbx_identity.validation.registration import validate_registration
+from pbx_identity.validation.warnings import postal_warnings
+from pbx_kit.jp.errors import FieldError
+from pbx_kit.jp.postal_lookup import (
     POSTAL_CODE_NOT_FOUND,
     POSTAL_CODE_PREFECTURE_MISMATCH,
     POSTAL_CODE_PREFECTURE_MISMATCH_MESSAGE,
     lookup_postal_code,
     postal_code_warning,
-    postal_warnings,
     prefectures_for_postal_code,
 )
-from pbx_identity.validation.prefectures import PREFECTURES, prefecture_code
-from pbx_identity.validation.registration import validate_registration
+from pbx_kit.jp.prefectures import PREFECTURES, prefecture_code
 
 DOMESTIC_PREFECTURE_CODES = {code for code, _ in PREFECTURES if code != "99"}
 

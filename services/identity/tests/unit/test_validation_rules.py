@@ -11,18 +11,22 @@ from pbx_identity.validation.email import (
     email_domain_class,
     normalize_email,
 )
-from pbx_identity.validation.errors import PasswordPolicyViolation, RuleViolation
-from pbx_identity.validation.kana import normalize_name_kana, normalize_street_kana
-from pbx_identity.validation.password import check_password, password_problems
-from pbx_identity.validation.phone import (
+from pbx_identity.validation.password import (
+    PasswordPolicyViolation,
+    check_password,
+    password_problems,
+)
+from pbx_kit.jp.errors import RuleViolation
+from pbx_kit.jp.kana import normalize_name_kana, normalize_street_kana
+from pbx_kit.jp.phone import (
     format_national,
     is_fixed_line_e164,
     normalize_phone,
     normalize_screening_phone,
     screening_phone_warning,
 )
-from pbx_identity.validation.postal import is_overseas_postal_code, normalize_postal_code
-from pbx_identity.validation.prefectures import PREFECTURES, prefecture_code, prefecture_name
+from pbx_kit.jp.postal import is_overseas_postal_code, normalize_postal_code
+from pbx_kit.jp.prefectures import PREFECTURES, prefecture_code, prefecture_name
 
 FW_SPACE = "\u3000"
 

@@ -1,8 +1,12 @@
 """Pure input rules for account registration (SPEC §2.2, §2.2.1): no I/O but the shipped lists."""
 
+from pbx_kit.jp.errors import FieldError, RuleViolation
+from pbx_kit.jp.kana import normalize_name_kana, normalize_street_kana
+from pbx_kit.jp.phone import format_national, normalize_phone, normalize_screening_phone
+from pbx_kit.jp.postal import OVERSEAS_POSTAL_CODE, is_overseas_postal_code, normalize_postal_code
+from pbx_kit.jp.prefectures import PREFECTURES, prefecture_code, prefecture_name
+
 from .email import check_business_email, email_domain_class, normalize_email
-from .errors import FieldError, PasswordPolicyViolation, RuleViolation
-from .kana import normalize_name_kana, normalize_street_kana
 from .model import (
     CURRENT_TERMS_VERSION,
     Contact,
@@ -13,10 +17,7 @@ from .model import (
     ShippingAddress,
     TermsAcceptance,
 )
-from .password import check_password, password_problems
-from .phone import format_national, normalize_phone, normalize_screening_phone
-from .postal import OVERSEAS_POSTAL_CODE, is_overseas_postal_code, normalize_postal_code
-from .prefectures import PREFECTURES, prefecture_code, prefecture_name
+from .password import PasswordPolicyViolation, check_password, password_problems
 from .registration import validate_registration
 
 __all__ = [

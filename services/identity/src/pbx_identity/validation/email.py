@@ -7,8 +7,9 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
+from pbx_kit.jp.errors import RuleViolation
+
 from ._data import data_entries
-from .errors import RuleViolation
 
 EmailDomainClass = Literal["business", "free", "carrier"]
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
+from pbx_kit.jp.errors import RuleViolation
+
 from ._data import data_entries
-from .errors import PasswordPolicyViolation, RuleViolation
+
+
+class PasswordPolicyViolation(RuleViolation):
+    """Raised when a password breaks the policy; ``problems`` lists the failed sub-rules."""
+
+    def __init__(self, problems: tuple[str, ...], message: str) -> None:
+        super().__init__("password_policy", message)
+        self.problems = problems
+
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128  # argon2 copes with more; this only bounds the work per request

@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ._body import BodyReader, title_of
-from ._fields import address_of, email_of
-from .errors import FieldError
+from pbx_kit.jp.address import read_address_into
+from pbx_kit.jp.body import BodyReader, title_of
+from pbx_kit.jp.errors import FieldError
+from pbx_kit.jp.fields import address_of
+
+from ._fields import email_of
 from .model import (
     CONTRACTOR_TYPES,
     Contact,
@@ -293,8 +296,9 @@ def _representative(
 
 def _own_section(
     r: BodyReader, body: Mapping[str, Any], key: str, model: type[ContactIn | ShippingAddressIn]
-) -> dict[str, Any] | None:
-    """The section's own fields (each required), or None for "same as contractor" or broken.
+) -> Mapping[str, Any] | None:
+    """The section to read field by field (each required), or None for "same as
+    contractor" or broken.
 
     A section "different from the contractor" is read field by field, so one sent without
     its own fields is refused naming each missing one.
@@ -312,14 +316,15 @@ def _own_section(
     elif not isinstance(same, bool):
         r.invalid_type(f"{key}.same_as_contractor", same_label)
     elif not same:
-        return r.section(section, model, key, prefix=f"{label}の", all_required=True)
+        return section
     return None
 
 
 def _contact(r: BodyReader, body: Mapping[str, Any], key: str) -> Contact | None:
-    v = _own_section(r, body, key, ContactIn)
-    if v is None:
+    section = _own_section(r, body, key, ContactIn)
+    if section is None:
         return None
+    v = r.section(section, ContactIn, key, prefix=f"{_label(key)}の", all_required=True)
     email = email_of(r, v, key, business=False, confirm=False)
     if not (v["name"] and v["name_kana"] and email and v["phone"]):
         return None
@@ -327,13 +332,13 @@ def _contact(r: BodyReader, body: Mapping[str, Any], key: str) -> Contact | None
 
 
 def _shipping_address(r: BodyReader, body: Mapping[str, Any]) -> ShippingAddress | None:
-    v = _own_section(r, body, "shipping_address", ShippingAddressIn)
-    if v is None:
+    """A shipping address of its own, read by the shared reader (pbx_kit.jp.address)."""
+    key = "shipping_address"
+    section = _own_section(r, body, key, ShippingAddressIn)
+    if section is None:
         return None
-    address = address_of(r, v, "shipping_address")
-    if not (v["name"] and v["name_kana"] and address and v["phone"]):
-        return None
-    return ShippingAddress(v["name"], v["name_kana"], *address, v["phone"])
+    address = read_address_into(r, section, key, label_prefix=f"{_label(key)}の")
+    return None if address is None else ShippingAddress(**address)
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,24 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
-from ._fields import (
-    AgencyCode,
+from pbx_kit.jp.fields import (
     City,
-    Email,
-    EmailConfirmation,
     Kana,
     Name,
-    Password,
-    PasswordConfirmation,
     Phone,
     PostalCode,
     Prefecture,
-    ScreeningPhone,
     Street,
     StreetKana,
+)
+
+from ._fields import (
+    AgencyCode,
+    Email,
+    EmailConfirmation,
+    Password,
+    PasswordConfirmation,
+    ScreeningPhone,
     TermsVersion,
 )
 from .model import ContractorType, PaymentMethod
@@ -107,6 +110,9 @@ class ContactIn(BaseModel):
 
 class ShippingAddressIn(BaseModel):
     """送付先: 契約者と同じ（true）、または個別に入力（false: 各項目が必須）。"""
+
+    # Documents the body; its own fields are read by pbx_kit.jp.address.AddressIn (the same
+    # types and titles, kept equal by a test), the reader the cart uses too.
 
     model_config = ConfigDict(
         json_schema_extra=_own_fields_required(

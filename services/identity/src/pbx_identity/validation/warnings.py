@@ -7,10 +7,24 @@ need one for screening, §3).
 
 from __future__ import annotations
 
-from .errors import FieldError
+from pbx_kit.jp.errors import FieldError
+from pbx_kit.jp.phone import screening_phone_warning
+from pbx_kit.jp.postal_lookup import postal_code_warning
+
 from .model import Contractor, RegistrationData, ShippingAddress
-from .phone import screening_phone_warning
-from .postal_lookup import postal_warnings
+
+
+def postal_warnings(contractor: Contractor, shipping: ShippingAddress | None) -> list[FieldError]:
+    """The postal code warnings of the contractor's address and of a different shipping
+    address (``None`` means "same as contractor")."""
+    addresses = [("contractor", contractor.postal_code, contractor.prefecture_code)]
+    if shipping is not None:
+        addresses.append(("shipping_address", shipping.postal_code, shipping.prefecture_code))
+    return [
+        warning
+        for section, code, prefecture in addresses
+        if (warning := postal_code_warning(section, code, prefecture)) is not None
+    ]
 
 
 def contract_warnings(contractor: Contractor, shipping: ShippingAddress | None) -> list[FieldError]:

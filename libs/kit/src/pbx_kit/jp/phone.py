@@ -9,8 +9,8 @@ from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from pbx_kit.phones import is_japanese_fixed_line
 
-from ._width import fold_digit_field
 from .errors import FieldError, RuleViolation
+from .width import fold_digit_field
 
 _MAX_INPUT_LENGTH = 32
 _FOLD_SYMBOLS = str.maketrans({"＋": "+", "（": "(", "）": ")", "\u3000": " "})

@@ -1,7 +1,8 @@
-"""Reading an untrusted JSON body by the field table, collecting errors instead of raising.
+"""Reading an untrusted JSON body by a field table, collecting errors instead of raising.
 
-A field's rule, length and label are read from its pydantic declaration (``schema.py``):
-its ``Read`` marker, its ``max_length`` and its ``title``. The same declaration feeds the
+A field's rule, length and label are read from its pydantic declaration (the address
+fields in ``pbx_kit.jp.fields``, identity's registration in its ``schema.py``): its
+``Read`` marker, its ``max_length`` and its ``title``. The same declaration feeds the
 OpenAPI document, so what is documented is what is enforced.
 """
 
@@ -23,7 +24,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Read:
-    """How the registration reader takes one text field; kept in the field's metadata.
+    """How the reader takes one text field; kept in the field's metadata.
 
     ``check`` normalises the trimmed text or raises RuleViolation (its code and message
     are the field's). ``length_in_check``: the check itself refuses an over-long value
@@ -162,6 +163,7 @@ class BodyReader:
     ) -> dict[str, Any]:
         """Read every text field a section model declares; a broken or absent one is None.
 
+        ``section`` is the section's path ("" for fields at the top of the body);
         ``prefix`` goes before each label (「使用担当者の」); ``all_required`` makes the
         fields a "different from the contractor" section must have required.
         """
@@ -171,7 +173,8 @@ class BodyReader:
                 continue  # not a text field (e.g. same_as_contractor): the caller reads it
             label = prefix + (info.title or key)
             required = all_required or info.is_required()
-            values[key] = self.field(raw, key, f"{section}.{key}", label, info, required=required)
+            path = f"{section}.{key}" if section else key
+            values[key] = self.field(raw, key, path, label, info, required=required)
         return values
 
     def check(self, path: str, check: Callable[[str], None], value: str) -> bool:

@@ -1,4 +1,4 @@
-"""Error values shared by the registration input rules."""
+"""Error values of the Japanese input rules (registration, shipping addresses)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,3 @@ class RuleViolation(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-class PasswordPolicyViolation(RuleViolation):
-    """Raised when a password breaks the policy; ``problems`` lists the failed sub-rules."""
-
-    def __init__(self, problems: tuple[str, ...], message: str) -> None:
-        super().__init__("password_policy", message)
-        self.problems = problems

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ._width import fold_digit_field
 from .errors import RuleViolation
 from .prefectures import is_overseas_prefecture, prefecture_code
+from .width import fold_digit_field
 
 OVERSEAS_POSTAL_CODE = "00000000"
 

