@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_cart import errors
@@ -19,11 +19,15 @@ from pbx_cart.commands import (
     ChoosePaymentMethod,
     RemoveLine,
     RequestCheckout,
+    SaveShippingAddress,
 )
 from pbx_cart.domain.cart import Cart
 from pbx_cart.domain.priced import PricedCart
 from pbx_kit.auth import Caller, require_roles
-from pbx_kit.problems import problem_responses
+from pbx_kit.jp.address import AddressIn, read_address
+from pbx_kit.jp.phone import format_national
+from pbx_kit.jp.prefectures import prefecture_name
+from pbx_kit.problems import FieldProblem, RuleViolationError, problem_responses
 
 router = APIRouter(tags=["cart"])
 CustomerDep = Annotated[Caller, Depends(require_roles("customer"))]
@@ -244,10 +248,22 @@ def _cart_fields(app: CartService, cart: Cart, priced: PricedCart) -> dict[str, 
             taxes=[TaxOut(**t.__dict__) for t in priced.totals.taxes],
         ),
         "device_circle_id": cart.device_circle_id,
-        "shipping_address": app.shipping_address_for(cart),
+        "shipping_address": address_view(app.shipping_address_for(cart)),
         "payment_method": cart.payment_method,
         "checkout_in_progress": cart.pending_checkout_id,
     }
+
+
+def address_view(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An address as a form shows it: the prefecture's name, the phone in national form."""
+    if address is None:
+        return None
+    view = dict(address)
+    if "prefecture_code" in address:
+        view["prefecture"] = prefecture_name(str(address["prefecture_code"]))
+    if address.get("phone_e164"):
+        view["phone"] = format_national(str(address["phone_e164"]))
+    return view
 
 
 def _etag(cart: Cart) -> str:
@@ -384,6 +400,50 @@ def choose_device_settings(
         )
     )
     return _answer(app, caller.subject_uuid, response)
+
+
+class ShippingAddressOut(CartOut):
+    warnings: list[ReasonOut] = Field(
+        description="postal_code_prefecture_mismatch, postal_code_not_found: saved all the same"
+    )
+
+
+@router.put(
+    "/carts/me/shipping-address",
+    response_model=ShippingAddressOut,
+    responses=_WRITE,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AddressIn.model_json_schema()}},
+        }
+    },
+)
+def save_shipping_address(
+    body: Annotated[dict[str, Any], Body(include_in_schema=False)],
+    caller: CustomerDep,
+    app: CartDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ShippingAddressOut:
+    """配送先 ("next" saves it): every field required, read with registration's rules and
+    Japanese messages; an overseas address is refused (only 国内配送料 is sold)."""
+    address, problems, warnings = read_address(body, label_prefix="配送先の")
+    if problems or address is None:
+        raise RuleViolationError(
+            "入力内容に誤りがあります。各項目をご確認ください。",
+            errors=[FieldProblem(p.field, p.code, p.message) for p in problems],
+        )
+    if address["postal_code"] == "00000000":
+        raise errors.OverseasShippingError
+    app.save_shipping_address(
+        SaveShippingAddress(caller.subject_uuid, address, expected_version(if_match))
+    )
+    cart = _answer(app, caller.subject_uuid, response)
+    return ShippingAddressOut(
+        **cart.model_dump(),
+        warnings=[ReasonOut(code=w.code, message=w.message) for w in warnings],
+    )
 
 
 @router.put("/carts/me/payment-method", response_model=CartOut, responses=_WRITE)

@@ -402,3 +402,62 @@ async def test_a_cancellation_item_names_a_service_of_the_account(shop: Any) -> 
     request = parse([m for m in s.seen if m.type == "cart.CheckoutRequested.v1"][-1])
     assert isinstance(request, CheckoutRequested)
     assert request.lines[0].service_id == unique and request.shipping_address is None
+
+
+async def test_the_shipping_address_step_uses_registrations_rules(shop: Any) -> None:
+    s = shop
+    await s.catalog(PHONE, SHIPPING)
+    account, _ = await s.customer()
+    added = await s.add(account, "PHONE-1")
+    # pre-filled from the account's 送付先, shown as a form shows it
+    shown = added.json()["shipping_address"]
+    assert (shown["prefecture"], shown["phone"]) == ("東京都", "03-1234-5678")
+    address = {
+        "name": "山田 花子",
+        "name_kana": "ﾔﾏﾀﾞ ﾊﾅｺ",
+        "postal_code": "５３０－０００１",
+        "prefecture": "大阪府",
+        "city": "大阪市北区",
+        "city_kana": "オオサカシキタク",
+        "street": "梅田1-1-1",
+        "street_kana": "ウメダ1-1-1",
+        "phone": "06-1234-5678",
+    }
+    saved = await s.client.put("/carts/me/shipping-address", json=address, headers=s.auth(account))
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["warnings"] == []
+    assert body["shipping_address"]["postal_code"] == "5300001"
+    assert body["shipping_address"]["name_kana"] == "ヤマダ\u3000ハナコ"
+    assert body["shipping_address"]["prefecture_code"] == "27"
+    # broken fields: each named, with registration's codes and Japanese messages
+    broken = await s.client.put(
+        "/carts/me/shipping-address",
+        json={**address, "postal_code": "12345", "name": ""},
+        headers=s.auth(account),
+    )
+    assert broken.status_code == 422, broken.text
+    found = {(e["field"], e["code"]) for e in broken.json()["errors"]}
+    assert ("postal_code", "invalid_postal_code") in found
+    assert ("name", "required") in found
+    assert all(
+        "配送先の" in e["message"] or "郵便番号" in e["message"] for e in broken.json()["errors"]
+    )
+    # devices are shipped in Japan only
+    overseas = await s.client.put(
+        "/carts/me/shipping-address",
+        json={**address, "postal_code": "00000000", "prefecture": "海外"},
+        headers=s.auth(account),
+    )
+    assert overseas.status_code == 422, overseas.text
+    assert overseas.json()["code"] == "overseas_shipping_not_available"
+    # a prefecture that does not match the code: saved, with a warning
+    doubtful = await s.client.put(
+        "/carts/me/shipping-address",
+        json={**address, "prefecture": "京都府"},
+        headers=s.auth(account),
+    )
+    assert doubtful.status_code == 200, doubtful.text
+    assert [w["code"] for w in doubtful.json()["warnings"]] == ["postal_code_prefecture_mismatch"]
+    cart = (await s.cart(account)).json()
+    assert cart["shipping_address"]["prefecture"] == "京都府"
