@@ -11,6 +11,7 @@ import pytest
 from pbx_events.asyncapi import ASYNCAPI_PATH, EXAMPLE_DIR, SCHEMA_DIR, expected_files
 from pbx_events.contracts import IntegrationEvent, all_contracts, contract_for
 from pbx_events.envelope import parse, to_message
+from pbx_events.fulfillment import WAREHOUSE_MESSAGES, WAREHOUSE_QUEUE
 
 
 def test_every_checked_in_file_matches_what_the_contracts_generate() -> None:
@@ -28,8 +29,28 @@ def test_every_checked_in_file_matches_what_the_contracts_generate() -> None:
 def test_asyncapi_document_is_version_3_and_names_every_contract() -> None:
     doc = json.loads(ASYNCAPI_PATH.read_text(encoding="utf-8"))
     assert doc["asyncapi"].startswith("3.")
-    addresses = {channel["address"] for channel in doc["channels"].values()}
-    assert addresses == {cls.type_name() for cls in all_contracts()}
+    routing_keys = {
+        channel["address"]
+        for channel in doc["channels"].values()
+        if channel["bindings"]["amqp"]["is"] == "routingKey"
+    }
+    assert routing_keys == {cls.type_name() for cls in all_contracts()}
+
+
+def test_asyncapi_documents_the_warehouse_queue_and_what_it_receives() -> None:
+    doc = json.loads(ASYNCAPI_PATH.read_text(encoding="utf-8"))
+    queues = {
+        channel["address"]: channel
+        for channel in doc["channels"].values()
+        if channel["bindings"]["amqp"]["is"] == "queue"
+    }
+    assert set(queues) == {WAREHOUSE_QUEUE}
+    received = {
+        op["messages"][0]["$ref"].rsplit("/", 1)[-1]
+        for op in doc["operations"].values()
+        if op["action"] == "receive"
+    }
+    assert received == {c.type_name().replace(".", "_") for c in WAREHOUSE_MESSAGES}
 
 
 def test_no_snapshot_is_orphaned() -> None:

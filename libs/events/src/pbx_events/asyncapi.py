@@ -155,6 +155,7 @@ def asyncapi_document() -> dict[str, Any]:
             "summary": f"{cls.producer} publishes {cls.event_name} (persistent, confirmed)",
             "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": "0.3.0"}},
         }
+    _warehouse(channels, operations)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -171,6 +172,46 @@ def asyncapi_document() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+def _warehouse(channels: dict[str, Any], operations: dict[str, Any]) -> None:
+    """The warehouse, a system outside this repository, as a consumer: the quorum queue it
+    binds (fulfillment declares it, so nothing is lost before the warehouse first connects)
+    and the messages it receives there. It reports back over HTTP (fulfillment's
+    ``POST /shipments/{id}/dispatch`` and ``/deliver``, role ``warehouse``)."""
+    from pbx_events.fulfillment import WAREHOUSE_MESSAGES, WAREHOUSE_QUEUE
+
+    names = {cls.type_name().replace(".", "_"): cls for cls in WAREHOUSE_MESSAGES}
+    channel = "warehouse_shipments"
+    channels[channel] = {
+        "address": WAREHOUSE_QUEUE,
+        "title": "the warehouse's queue",
+        "description": "Bound to "
+        + ", ".join(f"`{cls.type_name()}`" for cls in WAREHOUSE_MESSAGES)
+        + f" on `{DEFAULT_EXCHANGE}`; a quorum queue with a delivery limit, dead-lettered to "
+        f"`{DEFAULT_DLX}`.",
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        "bindings": {
+            "amqp": {
+                "is": "queue",
+                "queue": {
+                    "name": WAREHOUSE_QUEUE,
+                    "durable": True,
+                    "exclusive": False,
+                    "autoDelete": False,
+                },
+                "bindingVersion": "0.3.0",
+            }
+        },
+    }
+    for name, cls in names.items():
+        operations[f"warehouse_receives_{name}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": f"the warehouse consumes {cls.event_name} (acknowledged after it acts)",
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
+            "bindings": {"amqp": {"ack": True, "bindingVersion": "0.3.0"}},
+        }
 
 
 def example_path(cls: type[IntegrationEvent]) -> Path:

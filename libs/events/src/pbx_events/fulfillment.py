@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from pbx_events.cart import CheckoutLine
 from pbx_events.contracts import IntegrationEvent, contract
+from pbx_events.identity import Address
 
 
 @contract
@@ -82,7 +84,7 @@ class OrderPlaced(IntegrationEvent):
     producer = "fulfillment"
     event_name = "OrderPlaced"
     major = 1
-    schema_version = "1.0"
+    schema_version = "1.1"
     example: ClassVar[dict[str, Any]] = {
         "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
         "checkout_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
@@ -92,6 +94,33 @@ class OrderPlaced(IntegrationEvent):
         "tax": 2500,
         "total": 27500,
         "placed_at": "2024-09-08T10:00:02+09:00",
+        "lines": [
+            {
+                "line_no": 1,
+                "product_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                "product_version": 3,
+                "sku": "SPA-504G",
+                "name": "Cisco SPA504G",
+                "billing_kind": "one_time",
+                "unit_price": 12000,
+                "quantity": 2,
+                "amount": 24000,
+                "tax_category": "standard_10",
+            },
+            {
+                "line_no": 2,
+                "product_id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+                "product_version": 1,
+                "sku": "SHIPPING-JP",
+                "name": "国内配送料",
+                "billing_kind": "shipping",
+                "unit_price": 1000,
+                "quantity": 1,
+                "amount": 1000,
+                "tax_category": "standard_10",
+            },
+        ],
+        "shipping_address": None,
     }
 
     order_id: UUID
@@ -102,6 +131,11 @@ class OrderPlaced(IntegrationEvent):
     tax: int = Field(ge=0)
     total: int = Field(ge=0, description="yen, tax included: what the wallet debited")
     placed_at: datetime
+    #: 1.1: what was ordered and where it goes, for the confirmation mail
+    lines: list[CheckoutLine] = Field(default_factory=list, description="since 1.1")
+    shipping_address: Address | None = Field(
+        None, description="since 1.1: where the devices go (None: nothing to ship)"
+    )
 
 
 @contract
@@ -130,7 +164,7 @@ class CheckoutRejected(IntegrationEvent):
     rejected_at: datetime
 
 
-ServiceKind = Literal["unique", "phone_number"]
+ServiceKind = Literal["unique", "phone_number", "rental"]
 
 
 @contract
@@ -142,7 +176,7 @@ class ServiceActivated(IntegrationEvent):
     producer = "fulfillment"
     event_name = "ServiceActivated"
     major = 1
-    schema_version = "1.0"
+    schema_version = "1.1"  # 1.1: kind "rental" (D+E monthly rental devices)
     example: ClassVar[dict[str, Any]] = {
         "service_id": "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b",
         "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
@@ -176,7 +210,7 @@ class ServiceCancelled(IntegrationEvent):
     producer = "fulfillment"
     event_name = "ServiceCancelled"
     major = 1
-    schema_version = "1.0"
+    schema_version = "1.1"  # 1.1: kind "rental" (D+E monthly rental devices)
     example: ClassVar[dict[str, Any]] = {
         "service_id": "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b",
         "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
@@ -192,3 +226,232 @@ class ServiceCancelled(IntegrationEvent):
     circle_id: UUID
     kind: ServiceKind
     cancelled_at: datetime
+
+
+# -- the order's outcome --------------------------------------------------------------
+
+OrderCancellationReason = Literal["timed_out", "customer"]
+
+
+@contract
+class OrderCancelled(IntegrationEvent):
+    """An order ended without being fulfilled: the wallet did not answer in time
+    (``timed_out``, nothing was placed) or the customer cancelled before dispatch
+    (``customer``: everything is refunded, the shipment called off)."""
+
+    producer = "fulfillment"
+    event_name = "OrderCancelled"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "reason": "customer",
+        "refund": 27500,
+        "cancelled_at": "2024-09-08T11:00:00+09:00",
+    }
+
+    order_id: UUID
+    account_id: UUID
+    reason: OrderCancellationReason
+    refund: int = Field(ge=0, description="yen to be given back (0: nothing was debited)")
+    cancelled_at: datetime
+
+
+@contract
+class OrderCompleted(IntegrationEvent):
+    """Everything in the order is done: its shipment delivered (devices) and its services
+    activated or cancelled (monthly and cancellation items)."""
+
+    producer = "fulfillment"
+    event_name = "OrderCompleted"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "completed_at": "2024-09-10T15:20:00+09:00",
+    }
+
+    order_id: UUID
+    account_id: UUID
+    completed_at: datetime
+
+
+# -- the warehouse ----------------------------------------------------------------------
+
+#: the queue the warehouse consumes (fulfillment declares it, so nothing published before
+#: the warehouse first connects is lost); it binds the four Shipment* routing keys
+WAREHOUSE_QUEUE = "warehouse.shipments"
+
+
+class ShipmentItem(BaseModel):
+    """A device to pack, with the pre-configuration the customer chose (機器設定)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_no: int = Field(ge=1, description="the order line it comes from")
+    product_id: UUID
+    sku: str
+    name: str
+    quantity: int = Field(ge=1)
+    circle_id: UUID | None = Field(None, description="the circle to set it up for (None: 設定無し)")
+    unique_id: UUID | None = Field(None, description="the unique to configure (None: 設定無し)")
+
+
+@contract
+class ShipmentRequested(IntegrationEvent):
+    """The warehouse is to pack and send an order's devices (one shipment per order) to the
+    address on the order. Reported back over HTTP: dispatched, then delivered."""
+
+    producer = "fulfillment"
+    event_name = "ShipmentRequested"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "shipment_id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "items": [
+            {
+                "line_no": 1,
+                "product_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                "sku": "SPA-504G",
+                "name": "Cisco SPA504G",
+                "quantity": 2,
+                "circle_id": "0b7e3c52-7f7a-4c5e-9d55-0f3a9d7c1e21",
+                "unique_id": "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b",
+            }
+        ],
+        "shipping_address": {
+            "name": "株式会社サンプル 大阪支店",
+            "name_kana": "カブシキガイシャサンプル　オオサカシテン",
+            "postal_code": "5300001",
+            "prefecture_code": "27",
+            "city": "大阪市北区",
+            "city_kana": "オオサカシキタク",
+            "street": "梅田1-1-1",
+            "street_kana": "ウメダ1-1-1",
+            "phone_e164": "+81661234567",
+        },
+        "requested_at": "2024-09-08T10:00:03+09:00",
+    }
+
+    shipment_id: UUID
+    order_id: UUID
+    account_id: UUID
+    items: list[ShipmentItem] = Field(min_length=1)
+    shipping_address: Address
+    requested_at: datetime
+
+
+@contract
+class ShipmentCancelled(IntegrationEvent):
+    """Do not send this shipment (the customer cancelled the order before dispatch)."""
+
+    producer = "fulfillment"
+    event_name = "ShipmentCancelled"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "shipment_id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "reason": "order_cancelled",
+        "cancelled_at": "2024-09-08T11:00:00+09:00",
+    }
+
+    shipment_id: UUID
+    order_id: UUID
+    account_id: UUID
+    reason: Literal["order_cancelled"]
+    cancelled_at: datetime
+
+
+@contract
+class ShipmentDispatched(IntegrationEvent):
+    """The warehouse handed the shipment to a carrier (its report, recorded once); identity
+    mails the customer the carrier and tracking number."""
+
+    producer = "fulfillment"
+    event_name = "ShipmentDispatched"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "shipment_id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "carrier": "yamato",
+        "tracking_number": "1234-5678-9012",
+        "dispatched_at": "2024-09-09T16:00:00+09:00",
+    }
+
+    shipment_id: UUID
+    order_id: UUID
+    account_id: UUID
+    carrier: str = Field(min_length=1, max_length=40)
+    tracking_number: str = Field(min_length=1, max_length=40)
+    dispatched_at: datetime
+
+
+@contract
+class ShipmentDelivered(IntegrationEvent):
+    """The carrier delivered the shipment (the warehouse's report, recorded once)."""
+
+    producer = "fulfillment"
+    event_name = "ShipmentDelivered"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "shipment_id": "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "delivered_at": "2024-09-10T15:20:00+09:00",
+    }
+
+    shipment_id: UUID
+    order_id: UUID
+    account_id: UUID
+    delivered_at: datetime
+
+
+# -- incidents ----------------------------------------------------------------------------
+
+IncidentKind = Literal["refund_overdue", "dispatched_after_cancel"]
+
+
+@contract
+class CompensationFailed(IntegrationEvent):
+    """An incident for the operators: a compensation did not happen as it should — a refund
+    the wallet has not confirmed in time (refused or lost), or a shipment the warehouse
+    dispatched after the order was cancelled. Also counted in
+    ``pbx_fulfillment_incidents_total``."""
+
+    producer = "fulfillment"
+    event_name = "CompensationFailed"
+    major = 1
+    schema_version = "1.0"
+    example: ClassVar[dict[str, Any]] = {
+        "incident_id": "9dac7d3e-9f7e-5b61-8d2c-0e1f2a3b4c5d",
+        "order_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
+        "kind": "refund_overdue",
+        "amount": 27500,
+        "detail": "no WalletRefunded within 10 minutes",
+        "detected_at": "2024-09-08T11:10:00+09:00",
+    }
+
+    incident_id: UUID
+    order_id: UUID
+    account_id: UUID
+    kind: IncidentKind
+    amount: int = Field(ge=0, description="yen at stake")
+    detail: str = Field("", max_length=500)
+    detected_at: datetime
+
+
+#: what the warehouse consumes from its queue (documented as its operations in the AsyncAPI)
+WAREHOUSE_MESSAGES: tuple[type[IntegrationEvent], ...] = (
+    ShipmentRequested,
+    ShipmentCancelled,
+)

@@ -1,10 +1,11 @@
 """The fulfillment application: the checkout saga. Each answer it consumes is load →
 decide → save on the Order; what the Order records the relay publishes (DebitRequested,
-OrderPlaced, CheckoutRejected, RefundRequested). Decided from its own copies, never by
-asking another service."""
+OrderPlaced, CheckoutRejected, RefundRequested, the shipment and service events, incidents).
+Decided from its own copies, never by asking another service."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -15,13 +16,17 @@ from eventsourcing.application import AggregateNotFoundError
 from pbx_events.store import ServiceApplication
 from pbx_fulfillment.domain.checks import AccountFacts, ProductFacts, check_checkout
 from pbx_fulfillment.domain.copies import AccountFactsCopy, ProductFactsCopy
-from pbx_fulfillment.domain.order import Order
+from pbx_fulfillment.domain.numbers import BLOCKS, NumberBlock
+from pbx_fulfillment.domain.order import Order, ShipmentCancelledError, ShipmentRef
+from pbx_fulfillment.domain.plan import Plan, plan_order
 from pbx_kit.errors import NotFoundError
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 50
 #: no answer from the wallet within this long cancels the order (a setting)
 PAYMENT_TIMEOUT = timedelta(minutes=5)
+#: a refund the wallet has not confirmed within this long is an incident (a setting)
+REFUND_TIMEOUT = timedelta(minutes=10)
 
 
 def utc_now() -> datetime:
@@ -33,6 +38,11 @@ class OrderNotFoundError(NotFoundError):
     message_ja = "指定されたご注文が見つかりません。"
 
 
+class ShipmentNotFoundError(NotFoundError):
+    code = "shipment_not_found"
+    message_ja = "指定された出荷が見つかりません。"
+
+
 class FulfillmentService(ServiceApplication):
     name = "fulfillment"
 
@@ -42,10 +52,12 @@ class FulfillmentService(ServiceApplication):
         *,
         clock: Callable[[], datetime] = utc_now,
         payment_timeout: timedelta = PAYMENT_TIMEOUT,
+        refund_timeout: timedelta = REFUND_TIMEOUT,
     ) -> None:
         super().__init__(env=env)
         self.clock = clock
         self.payment_timeout = payment_timeout
+        self.refund_timeout = refund_timeout
 
     # -- copies ------------------------------------------------------------------------
 
@@ -80,12 +92,20 @@ class FulfillmentService(ServiceApplication):
             products[str(line["product_id"])] = ProductFacts(
                 int(copy.state["version"]), bool(copy.state["purchasable"])
             )
-        try:
-            account: AccountFactsCopy = self.repository.get(AccountFactsCopy.create_id(account_id))
-            facts = AccountFacts(screening=account.screening, circles=account.active_circles())
-        except AggregateNotFoundError:
-            facts = AccountFacts()
+        account = self._account(account_id)
+        facts = AccountFacts(
+            screening=account.screening,
+            circles=account.active_circles(),
+            services={sid: s["circle_id"] for sid, s in account.services_in_use().items()},
+        )
         return products, facts
+
+    def _account(self, account_id: UUID) -> AccountFactsCopy:
+        try:
+            copy: AccountFactsCopy = self.repository.get(AccountFactsCopy.create_id(account_id))
+        except AggregateNotFoundError:
+            return AccountFactsCopy(account_id)
+        return copy
 
     # -- the saga ------------------------------------------------------------------------
 
@@ -107,7 +127,12 @@ class FulfillmentService(ServiceApplication):
             pass
         order = Order(checkout_id, account_id, request)
         products, account = self._facts(list(request["lines"]), account_id)
-        refusal = check_checkout(list(request["lines"]), products, account)
+        refusal = check_checkout(
+            list(request["lines"]),
+            products,
+            account,
+            has_address=request.get("shipping_address") is not None,
+        )
         if refusal is not None:
             order.refuse(refusal.reason, refusal.detail)
         else:
@@ -118,7 +143,45 @@ class FulfillmentService(ServiceApplication):
         return self.change(lambda: self.get_order(order_id), decide, attempts=MAX_ATTEMPTS)
 
     def wallet_debited(self, order_id: UUID, amount: int) -> None:
-        self._change(order_id, lambda order: order.debited(amount))
+        """Placed with its plan (the shipment, the services: numbers taken from their blocks
+        and the account's services noted, in the same save), or a late debit refunded."""
+        also: list[Any] = []
+
+        def decide(order: Order) -> None:
+            also.clear()
+            plan = Plan()
+            if order.status == "awaiting_payment" and not order.debited_amount:
+                account = self._account(order.account_id)
+                plan = plan_order(order.id, order.request["lines"], account.services_in_use())
+                also.extend(self._numbers(plan))
+                account.services_changed(plan.activations, plan.cancellations)
+                also.append(account)
+                if plan.items:
+                    also.append(ShipmentRef(order.id))
+            order.debited(amount, plan, self.clock() + self.refund_timeout)
+
+        self.change(
+            lambda: self.get_order(order_id), decide, also=lambda: also, attempts=MAX_ATTEMPTS
+        )
+
+    def _numbers(self, plan: Plan) -> list[NumberBlock]:
+        """Numbers for the plan's phone-number services, from each SKU's block."""
+        blocks: dict[str, NumberBlock] = {}
+        for service in plan.activations:
+            sku = service["sku"]
+            if service["kind"] != "phone_number" or sku not in BLOCKS:
+                continue
+            if sku not in blocks:
+                try:
+                    blocks[sku] = self.repository.get(NumberBlock.create_id(sku))
+                except AggregateNotFoundError:
+                    blocks[sku] = NumberBlock(sku)
+            service["phone_number"] = blocks[sku].take(1)[0]
+        return list(blocks.values())
+
+    def wallet_refunded(self, order_id: UUID) -> None:
+        with contextlib.suppress(OrderNotFoundError):  # not an order's refund: nothing to do
+            self._change(order_id, lambda order: order.confirm_refund())
 
     def wallet_debit_rejected(self, order_id: UUID) -> None:
         self._change(order_id, lambda order: order.debit_refused())
@@ -127,14 +190,45 @@ class FulfillmentService(ServiceApplication):
         now = self.clock()
         return self._change(order_id, lambda order: order.time_out(now))
 
+    def refund_overdue(self, order_id: UUID) -> bool:
+        now = self.clock()
+        return self._change(order_id, lambda order: order.refund_overdue(now))
+
     def cancel_order(self, order_id: UUID, account_id: UUID) -> Order:
         def decide(order: Order) -> Order:
             if order.account_id != account_id:
                 raise OrderNotFoundError
-            order.cancel()
+            order.cancel(self.clock() + self.refund_timeout)
             return order
 
         return self._change(order_id, decide)
+
+    # -- the warehouse ------------------------------------------------------------------
+
+    def order_of_shipment(self, shipment_id: UUID) -> Order:
+        try:
+            ref: ShipmentRef = self.repository.get(shipment_id)
+        except AggregateNotFoundError:
+            raise ShipmentNotFoundError from None
+        if not isinstance(ref, ShipmentRef):
+            raise ShipmentNotFoundError
+        return self.get_order(ref.order_id)
+
+    def dispatch(self, shipment_id: UUID, carrier: str, tracking_number: str) -> Order:
+        """The warehouse's dispatch report (a repeat changes nothing); a cancelled order's
+        shipment is an incident, then refused."""
+        order_id = self.order_of_shipment(shipment_id).id
+        order, outcome = self._change(
+            order_id, lambda order: (order, order.dispatch(carrier, tracking_number))
+        )
+        if outcome == "after_cancel":
+            raise ShipmentCancelledError
+        return order
+
+    def deliver(self, shipment_id: UUID) -> Order:
+        order_id = self.order_of_shipment(shipment_id).id
+        order, _ = self._change(order_id, lambda order: (order, order.deliver()))
+        return order
 
     def _orders(self, event_name: str) -> list[UUID]:
         topic = f"{Order.__module__}:{Order.__qualname__}.{event_name}"
@@ -153,3 +247,27 @@ class FulfillmentService(ServiceApplication):
         """Orders still waiting for the wallet (the timer's candidates)."""
         ids = self._orders("DebitRequested")
         return [i for i in ids if self.get_order(i).status == "awaiting_payment"]
+
+    def refunds_pending(self) -> list[UUID]:
+        """Orders with a refund the wallet has not confirmed (the timer's candidates)."""
+        ids = self._orders("LateDebitRefunded") + self._orders("CancelledByCustomer")
+        return [i for i in dict.fromkeys(ids) if self.get_order(i).refund_pending]
+
+    def shipments(self, status: str | None = None) -> list[Order]:
+        """Orders with a shipment (in the given status), oldest first: the warehouse's list."""
+        orders = [self.get_order(i) for i in self._orders("Placed")]
+        return sorted(
+            (
+                o
+                for o in orders
+                if o.shipment is not None and status in (None, o.shipment["status"])
+            ),
+            key=lambda o: o.created_on,
+        )
+
+    def incidents(self) -> list[tuple[Order, dict[str, Any]]]:
+        """Every incident recorded, oldest order first."""
+        orders = sorted(
+            (self.get_order(i) for i in self._orders("Incident")), key=lambda o: o.created_on
+        )
+        return [(o, incident) for o in orders for incident in o.incidents]

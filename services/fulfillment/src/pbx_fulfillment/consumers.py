@@ -7,7 +7,7 @@ from pbx_events.catalog import ProductChanged, ProductDiscontinued, ProductPubli
 from pbx_events.envelope import Message
 from pbx_events.identity import CircleAdded, CircleCancelled
 from pbx_events.kyc import KycApproved, KycExpired, KycRejected
-from pbx_events.wallet import WalletDebited, WalletDebitRejected
+from pbx_events.wallet import WalletDebited, WalletDebitRejected, WalletRefunded
 from pbx_fulfillment.application import FulfillmentService
 from pbx_kit.service import ConsumerRoutes
 
@@ -26,6 +26,10 @@ def on_debited(app: FulfillmentService, event: WalletDebited, _: Message) -> Non
 
 def on_debit_rejected(app: FulfillmentService, event: WalletDebitRejected, _: Message) -> None:
     app.wallet_debit_rejected(event.order_id)
+
+
+def on_refunded(app: FulfillmentService, event: WalletRefunded, _: Message) -> None:
+    app.wallet_refunded(event.order_id)
 
 
 def on_product(
@@ -56,7 +60,11 @@ def on_circle_cancelled(app: FulfillmentService, event: CircleCancelled, _: Mess
 
 ROUTES: ConsumerRoutes[FulfillmentService] = {
     CHECKOUTS_QUEUE: {CheckoutRequested: on_checkout},
-    PAYMENTS_QUEUE: {WalletDebited: on_debited, WalletDebitRejected: on_debit_rejected},
+    PAYMENTS_QUEUE: {
+        WalletDebited: on_debited,
+        WalletDebitRejected: on_debit_rejected,
+        WalletRefunded: on_refunded,
+    },
     FACTS_QUEUE: {
         ProductPublished: on_product,
         ProductChanged: on_product,

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from pbx_fulfillment.domain.checks import AccountFacts, ProductFacts, Refusal, check_checkout
 from pbx_fulfillment.domain.order import AlreadyDispatchedError, NotCancellableError, Order
+from pbx_fulfillment.domain.plan import Plan
 
 NOW = datetime(2024, 9, 8, 1, 0, tzinfo=UTC)
 DEADLINE = NOW + timedelta(minutes=5)
+DUE = NOW + timedelta(minutes=15)
 PHONE_ID = str(uuid.uuid4())
 UNIQUE_ID = str(uuid.uuid4())
 CIRCLE = str(uuid.uuid4())
@@ -30,6 +32,21 @@ def line(kind: str, product_id: str = PHONE_ID, version: int = 1, **extra: Any) 
         "billing_kind": kind,
         **extra,
     }
+
+
+PLAN = Plan(
+    items=[
+        {
+            "line_no": 1,
+            "product_id": PHONE_ID,
+            "sku": "SKU-one_time",
+            "name": "電話機",
+            "quantity": 1,
+            "circle_id": None,
+            "unique_id": None,
+        }
+    ]
+)
 
 
 def an_order(total: int = 27_500) -> Order:
@@ -47,7 +64,7 @@ def names(order: Order) -> list[str]:
 def test_placed() -> None:
     order = an_order()
     order.ask_for_payment(DEADLINE)
-    order.debited(27_500)
+    order.debited(27_500, PLAN, DUE)
     assert (order.status, order.debited_amount, order.refunded) == ("placed", 27_500, 0)
     assert names(order) == ["Requested", "DebitRequested", "Placed"]
 
@@ -87,8 +104,8 @@ def test_timeout_with_a_late_debit_refunds_it_once() -> None:
     order = an_order()
     order.ask_for_payment(DEADLINE)
     order.time_out(DEADLINE)
-    order.debited(27_500)
-    order.debited(27_500)  # redelivered
+    order.debited(27_500, PLAN, DUE)
+    order.debited(27_500, PLAN, DUE)  # redelivered
     assert (order.status, order.refunded) == ("cancelled", 27_500)
     assert names(order) == ["Requested", "DebitRequested", "TimedOut", "LateDebitRefunded"]
 
@@ -96,21 +113,21 @@ def test_timeout_with_a_late_debit_refunds_it_once() -> None:
 def test_cancellation_before_dispatch_refunds_everything() -> None:
     order = an_order()
     order.ask_for_payment(DEADLINE)
-    order.debited(27_500)
-    order.cancel()
+    order.debited(27_500, PLAN, DUE)
+    order.cancel(DUE)
     assert (order.status, order.reason, order.refunded) == ("cancelled", "customer", 27_500)
     with pytest.raises(NotCancellableError):
-        order.cancel()
+        order.cancel(DUE)
     assert names(order) == ["Requested", "DebitRequested", "Placed", "CancelledByCustomer"]
 
 
 def test_cancellation_after_dispatch_is_refused() -> None:
     order = an_order()
     order.ask_for_payment(DEADLINE)
-    order.debited(27_500)
-    order.mark_dispatched()
+    order.debited(27_500, PLAN, DUE)
+    order.dispatch("yamato", "1234-5678")
     with pytest.raises(AlreadyDispatchedError):
-        order.cancel()
+        order.cancel(DUE)
     assert (order.status, order.refunded) == ("placed", 0)
 
 
@@ -125,7 +142,7 @@ def test_any_interleaving_keeps_money_whole(answers: list[str]) -> None:
     order.ask_for_payment(DEADLINE)
     for answer in answers:
         if answer == "debited":
-            order.debited(27_500)
+            order.debited(27_500, PLAN, DUE)
         elif answer == "debit_refused":
             order.debit_refused()
         else:

@@ -1,8 +1,9 @@
 """What the saga checks before it asks the wallet for money (SPEC §5.3, ARCHITECTURE "the
 checkout saga"): decided from the facts fulfillment keeps from events, never by asking.
 
-The first failing check names the refusal: ``mixed_billing`` (monthly or cancellation
-items with devices: the saga re-checks what the cart refuses up front), ``kyc_required``
+The first failing check names the refusal: ``empty_cart``, ``mixed_billing`` (monthly or
+cancellation items with devices: the saga re-checks what the cart refuses up front),
+``shipping_address_required`` (devices and nowhere to send them), ``kyc_required``
 (monthly items need an approved, unexpired screening; devices alone do not),
 ``product_unavailable`` / ``price_changed`` (its copy of the catalog says the product is no
 longer purchasable, or is at another version than the line was priced at),
@@ -44,11 +45,17 @@ def check_checkout(
     lines: Sequence[Mapping[str, Any]],
     products: Mapping[str, ProductFacts],
     account: AccountFacts,
+    *,
+    has_address: bool = True,
 ) -> Refusal | None:
     """The refusal of a checkout's lines (CheckoutRequested's ``lines``), or None."""
+    if not lines:
+        return Refusal("empty_cart")
     kinds = {str(line["billing_kind"]) for line in lines}
     if kinds & DEVICE_KINDS and kinds & SERVICE_KINDS:
         return Refusal("mixed_billing")
+    if "one_time" in kinds and not has_address:
+        return Refusal("shipping_address_required")
     if "monthly" in kinds and account.screening != "approved":
         return Refusal("kyc_required")
     for line in lines:

@@ -47,6 +47,8 @@ class AccountFactsCopy(Aggregate):
         self.screening_position = -1
         #: circle id → active
         self.circles: dict[str, bool] = {}
+        #: service id → {kind, circle_id, active}: what fulfillment itself activated
+        self.services: dict[str, dict[str, Any]] = {}
 
     @staticmethod
     def create_id(account_id: UUID) -> UUID:
@@ -83,3 +85,41 @@ class AccountFactsCopy(Aggregate):
 
     def active_circles(self) -> frozenset[str]:
         return frozenset(c for c, active in self.circles.items() if active)
+
+    def services_changed(
+        self, activated: list[dict[str, Any]], cancelled: list[dict[str, Any]]
+    ) -> None:
+        """An order placed: its services are in use, the ones it cancels are not."""
+        if activated or cancelled:
+            self._services_changed(
+                [
+                    {"service_id": s["service_id"], "kind": s["kind"], "circle_id": s["circle_id"]}
+                    for s in activated
+                ],
+                [s["service_id"] for s in cancelled],
+            )
+
+    class ServicesChanged(Aggregate.Event):
+        activated: list[dict[str, Any]]
+        cancelled: list[str]
+
+    @event(ServicesChanged)
+    def _services_changed(self, activated: list[dict[str, Any]], cancelled: list[str]) -> None:
+        for service in activated:
+            self.services[service["service_id"]] = {
+                "kind": service["kind"],
+                "circle_id": service["circle_id"],
+                "active": True,
+            }
+        for service_id in cancelled:
+            if service_id in self.services:
+                self.services[service_id] = {**self.services[service_id], "active": False}
+
+    def services_in_use(self) -> dict[str, dict[str, str]]:
+        """Service id → {kind, circle_id} of the services in use in an active circle."""
+        active = self.active_circles()
+        return {
+            sid: {"kind": s["kind"], "circle_id": s["circle_id"]}
+            for sid, s in self.services.items()
+            if s["active"] and s["circle_id"] in active
+        }
