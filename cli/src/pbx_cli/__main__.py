@@ -48,6 +48,26 @@ def main(argv: list[str] | None = None) -> int:
         f"(default: {DEFAULT_WAIT_SECONDS:g})",
     )
 
+    up.add_argument(
+        "--warehouse-sim",
+        action="store_true",
+        help="also run the stand-in warehouse in this process (dispatches and delivers every "
+        "shipment after a few seconds), with its own staff login",
+    )
+
+    sim = sub.add_parser(
+        "warehouse-sim",
+        help="a stand-in warehouse on the real bus (PBX_AMQP_URL): dispatches and delivers",
+        description="Consume the warehouse's queue (warehouse.shipments) on RabbitMQ and "
+        "report each shipment dispatched, then delivered, to fulfillment over HTTP with a "
+        "warehouse login (./pbx admin create-staff --role warehouse …). The password comes "
+        "from PBX_WAREHOUSE_PASSWORD or standard input.",
+    )
+    sim.add_argument("--url", default="http://127.0.0.1:8000", help="the system's entry URL")
+    sim.add_argument("--login-id", default="WAREHOUSE01", help="a staff login with role warehouse")
+    sim.add_argument("--dispatch-after", type=float, default=5.0, metavar="SECONDS")
+    sim.add_argument("--deliver-after", type=float, default=5.0, metavar="SECONDS")
+
     test = sub.add_parser("test", help="run the whole test suite (extra args go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
 
@@ -73,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
         wait = {"wait": args.wait} if args.wait is not None else {}
         try:
-            up_main(Settings(**overrides), args.host, args.port, **wait)
+            up_main(
+                Settings(**overrides),
+                args.host,
+                args.port,
+                warehouse_sim=args.warehouse_sim,
+                **wait,
+            )
         except ConfigurationError as exc:
             print(f"pbx up: {exc}", file=sys.stderr)
             return 2
@@ -85,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         from pbx_cli.admin import run as run_admin
 
         return run_admin(args)
+    if args.command == "warehouse-sim":
+        from pbx_cli.warehouse_sim import main as sim_main
+
+        password = os.environ.get("PBX_WAREHOUSE_PASSWORD") or sys.stdin.readline().rstrip("\n")
+        return sim_main(args.url, args.login_id, password, args.dispatch_after, args.deliver_after)
     if args.command == "bench":
         from pbx_cli.bench import main as bench_main
 

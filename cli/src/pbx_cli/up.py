@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse
 
 from pbx_cli.services import SERVICES
 from pbx_cli.startup import bound, claimed
+from pbx_cli.warehouse_sim import WarehouseSim, login_token, sim_login
 from pbx_kit.host import running
 from pbx_kit.logging import configure_logging
 from pbx_kit.middleware import HeaderLimitMiddleware
-from pbx_kit.runtime import ServiceRuntime, open_infrastructure
+from pbx_kit.runtime import Infrastructure, ServiceRuntime, open_infrastructure
 from pbx_kit.server_wait import DEFAULT_WAIT_SECONDS, servers_of, wait_for_servers
 from pbx_kit.settings import Settings, http_base
 
@@ -67,6 +68,7 @@ async def serve(
     sock: socket.socket,
     stopping: threading.Event | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
+    warehouse_sim: bool = False,
 ) -> None:
     """Serve on ``sock`` (bound by ``main``) once the servers answer."""
     configure_logging(settings.log_level)
@@ -79,8 +81,16 @@ async def serve(
             config = uvicorn.Config(
                 root_app(runtimes), log_config=None, access_log=False, lifespan="off"
             )
-            server = _Server(config, http_base(*sock.getsockname()[:2]), str(settings.data_dir))
+            base = http_base(*sock.getsockname()[:2])
+            server = _Server(config, base, str(settings.data_dir))
+            sim = None
+            if warehouse_sim:
+                sim = asyncio.create_task(_warehouse_sim(infra, runtimes, base, settings))
             await server.serve(sockets=[sock])
+            if sim is not None:
+                sim.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sim
             if stopping is not None:
                 stopping.set()
     finally:
@@ -88,7 +98,28 @@ async def serve(
         await infra.close()
 
 
-def main(settings: Settings, host: str, port: int, wait: float = DEFAULT_WAIT_SECONDS) -> None:
+async def _warehouse_sim(
+    infra: Infrastructure, runtimes: Sequence[ServiceRuntime], base: str, settings: Settings
+) -> None:
+    """The stand-in warehouse on this process's bus, reporting over this server's HTTP."""
+    identity = next(r for r in runtimes if r.name == "identity").api.state.application
+    login_id, password = await anyio.to_thread.run_sync(sim_login, identity, settings.data_dir)
+    sim = WarehouseSim(
+        infra.bus,
+        base + "/fulfillment",
+        login_token(base, login_id, password),
+        queue_prefix=settings.queue_prefix,
+    )
+    await sim.run()
+
+
+def main(
+    settings: Settings,
+    host: str,
+    port: int,
+    wait: float = DEFAULT_WAIT_SECONDS,
+    warehouse_sim: bool = False,
+) -> None:
     """Serve on ``host:port``; before anything starts, refuse (``ConfigurationError``) a
     data directory that is not writable or that another ``./pbx up`` holds, and a port
     in use. The mail links not set explicitly point at this address."""
@@ -106,4 +137,4 @@ def main(settings: Settings, host: str, port: int, wait: float = DEFAULT_WAIT_SE
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings.served_at(host, port), sock, stopping, wait))
+            asyncio.run(serve(settings.served_at(host, port), sock, stopping, wait, warehouse_sim))

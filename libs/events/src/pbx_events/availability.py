@@ -13,7 +13,16 @@ import socket
 import psycopg
 from eventsourcing import persistence
 
+
+class NotYetKnownError(Exception):
+    """A message needs a fact its service has not received yet: it came by another queue,
+    which is behind (a checkout that names a screening approved a moment ago). Held and
+    tried again like an outage, never refused on a stale copy; the handler decides how long
+    it waits before it decides on what it has."""
+
+
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
+    NotYetKnownError,
     # the event store's wrappers of psycopg's connection errors (pool timeout included)
     persistence.OperationalError,
     persistence.InterfaceError,

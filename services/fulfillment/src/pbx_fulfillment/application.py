@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from pbx_events.availability import NotYetKnownError
 from pbx_events.store import ServiceApplication
 from pbx_fulfillment.domain.checks import AccountFacts, ProductFacts, check_checkout
 from pbx_fulfillment.domain.copies import AccountFactsCopy, ProductFactsCopy
@@ -27,6 +28,11 @@ MAX_ATTEMPTS = 50
 PAYMENT_TIMEOUT = timedelta(minutes=5)
 #: a refund the wallet has not confirmed within this long is an incident (a setting)
 REFUND_TIMEOUT = timedelta(minutes=10)
+#: a refusal on facts that may still be on their way (another queue is behind) waits this
+#: long after the checkout before it is final
+FACTS_GRACE = timedelta(seconds=15)
+#: refusals a copy that is behind could cause (the cart saw otherwise)
+_STALE_REFUSALS = frozenset({"kyc_required", "circle_unknown", "product_unavailable"})
 
 
 def utc_now() -> datetime:
@@ -133,11 +139,33 @@ class FulfillmentService(ServiceApplication):
             account,
             has_address=request.get("shipping_address") is not None,
         )
+        if refusal is not None and self._maybe_behind(refusal.reason, request, products):
+            raise NotYetKnownError(
+                f"checkout {checkout_id}: {refusal.reason} on facts maybe behind"
+            )
         if refusal is not None:
             order.refuse(refusal.reason, refusal.detail)
         else:
             order.ask_for_payment(self.clock() + self.payment_timeout)
         self.save(order)
+
+    def _maybe_behind(
+        self, reason: str, request: dict[str, Any], products: dict[str, ProductFacts]
+    ) -> bool:
+        """Whether a refusal may come from a copy that is behind the cart's (the facts came
+        by other queues), within the grace after the checkout: then wait for them."""
+        requested_at = datetime.fromisoformat(str(request["requested_at"]))
+        if self.clock() >= requested_at + FACTS_GRACE:
+            return False
+        if reason in _STALE_REFUSALS:
+            return True
+        older = [
+            line
+            for line in request["lines"]
+            if str(line["product_id"]) in products
+            and products[str(line["product_id"])].version < int(line["product_version"])
+        ]
+        return reason == "price_changed" and bool(older)
 
     def _change(self, order_id: UUID, decide: Callable[[Order], T]) -> T:
         return self.change(lambda: self.get_order(order_id), decide, attempts=MAX_ATTEMPTS)
@@ -152,7 +180,7 @@ class FulfillmentService(ServiceApplication):
             plan = Plan()
             if order.status == "awaiting_payment" and not order.debited_amount:
                 account = self._account(order.account_id)
-                plan = plan_order(order.id, order.request["lines"], account.services_in_use())
+                plan = plan_order(order.id, order.request["lines"], account.services)
                 also.extend(self._numbers(plan))
                 account.services_changed(plan.activations, plan.cancellations)
                 also.append(account)

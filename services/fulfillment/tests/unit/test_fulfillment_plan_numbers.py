@@ -219,23 +219,7 @@ def test_the_first_numbers_of_each_japanese_block_are_valid_e164(sku: str) -> No
     )
 
 
-@pytest.mark.parametrize(
-    "sku",
-    [
-        pytest.param(
-            sku,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="NUM-011's block runs to 011-999-9999, but Sapporo's 011-9xx-xxxx "
-                "numbers are not valid (libphonenumber): the last 1,000,000 of its "
-                "5,000,000 numbers would be handed out invalid",
-            ),
-        )
-        if sku == "NUM-011"
-        else sku
-        for sku in JAPANESE
-    ],
-)
+@pytest.mark.parametrize("sku", JAPANESE)
 def test_every_number_of_each_japanese_block_is_valid_e164(sku: str) -> None:
     """Sampled across the whole block (every 1/2000th and both ends)."""
     block = BLOCKS[sku]

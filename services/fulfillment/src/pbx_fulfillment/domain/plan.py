@@ -48,7 +48,8 @@ def plan_order(
     lines: Sequence[Mapping[str, Any]],
     services: Mapping[str, Mapping[str, str]],
 ) -> Plan:
-    """``services``: the account's services in use, service id → {kind, circle_id}."""
+    """``services``: the account's services, service id → {kind, circle_id, active} (a
+    cancellation ends one still active, whatever its circle's state)."""
     items: list[dict[str, Any]] = []
     activations: list[dict[str, Any]] = []
     cancellations: list[dict[str, Any]] = []
@@ -82,14 +83,17 @@ def plan_order(
                 )
         elif kind == "cancellation":
             service_id = str(line["service_id"])
-            known = services.get(service_id, {})
-            cancellations.append(
-                {
-                    "service_id": service_id,
-                    "kind": known.get("kind", "unique"),
-                    "circle_id": known.get("circle_id", ""),
-                }
-            )
+            known = services.get(service_id)
+            # ended meanwhile (another order cancelled it) or never fulfillment's: the
+            # money was for ending it, and it has ended; nothing more to announce
+            if known is not None and known.get("active", True):
+                cancellations.append(
+                    {
+                        "service_id": service_id,
+                        "kind": known["kind"],
+                        "circle_id": known["circle_id"],
+                    }
+                )
     return Plan(items, activations, cancellations)
 
 
