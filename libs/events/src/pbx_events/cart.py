@@ -93,7 +93,7 @@ class CheckoutRequested(IntegrationEvent):
     producer = "cart"
     event_name = "CheckoutRequested"
     major = 1
-    schema_version = "1.0"
+    schema_version = "1.1"
     example: ClassVar[dict[str, Any]] = {
         "checkout_id": "6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
         "account_id": "3f0c6c3e-2a51-4e0a-9b1a-6b8f6a1d2c11",
@@ -154,6 +154,7 @@ class CheckoutRequested(IntegrationEvent):
             "total": 27500,
         },
         "requested_at": "2024-09-08T10:00:00+09:00",
+        "screening_seen": "none",
     }
 
     checkout_id: UUID
@@ -168,3 +169,9 @@ class CheckoutRequested(IntegrationEvent):
     )
     totals: CheckoutTotals
     requested_at: datetime
+    screening_seen: Literal["approved", "rejected", "expired", "none"] | None = Field(
+        None,
+        description="since 1.1: the screening as the cart's copy had it; the saga waits for "
+        "its own copy to catch up before refusing kyc_required only when the cart saw an "
+        "approval (None: not said)",
+    )

@@ -291,7 +291,9 @@ class CartService(ServiceApplication):
             _refuse(review.blockers)
             priced = review.priced
             address = self.shipping_address_for(cart) if cart.has_devices() else None
-            cart.start_checkout(cmd.checkout_id, _request(cmd, cart, priced, address, start, now))
+            screening = review.account.screening if review.account else "none"
+            request = _request(cmd, cart, priced, address, start, now)
+            cart.start_checkout(cmd.checkout_id, {**request, "screening_seen": screening})
             return cmd.checkout_id, review.warnings
 
         return self._change_cart(cmd.account_id, cmd.expected_version, decide)

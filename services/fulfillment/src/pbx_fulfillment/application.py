@@ -31,8 +31,6 @@ REFUND_TIMEOUT = timedelta(minutes=10)
 #: a refusal on facts that may still be on their way (another queue is behind) waits this
 #: long after the checkout before it is final
 FACTS_GRACE = timedelta(seconds=15)
-#: refusals a copy that is behind could cause (the cart saw otherwise)
-_STALE_REFUSALS = frozenset({"kyc_required", "circle_unknown", "product_unavailable"})
 
 
 def utc_now() -> datetime:
@@ -157,15 +155,17 @@ class FulfillmentService(ServiceApplication):
         requested_at = datetime.fromisoformat(str(request["requested_at"]))
         if self.clock() >= requested_at + FACTS_GRACE:
             return False
-        if reason in _STALE_REFUSALS:
-            return True
-        older = [
+        if reason == "circle_unknown":
+            return True  # the cart takes only circles and services its copy has
+        if reason == "kyc_required":
+            return request.get("screening_seen") in ("approved", None)
+        behind = [
             line
             for line in request["lines"]
-            if str(line["product_id"]) in products
-            and products[str(line["product_id"])].version < int(line["product_version"])
+            if str(line["product_id"]) not in products
+            or products[str(line["product_id"])].version < int(line["product_version"])
         ]
-        return reason == "price_changed" and bool(older)
+        return reason in ("price_changed", "product_unavailable") and bool(behind)
 
     def _change(self, order_id: UUID, decide: Callable[[Order], T]) -> T:
         return self.change(lambda: self.get_order(order_id), decide, attempts=MAX_ATTEMPTS)

@@ -113,7 +113,12 @@ class Shop:
 
         self.app.change_account(self.account, facts)
 
-    def checkout(self, lines: list[dict[str, Any]], address: dict[str, Any] | None) -> UUID:
+    def checkout(
+        self,
+        lines: list[dict[str, Any]],
+        address: dict[str, Any] | None,
+        screening_seen: str | None = None,
+    ) -> UUID:
         for line in lines:
             self.app.copy_product(
                 {"product_id": line["product_id"], "version": 1, "purchasable": True}
@@ -142,6 +147,7 @@ class Shop:
                 "total": subtotal + subtotal // 10,
             },
             requested_at=START,
+            screening_seen=screening_seen,
         )
         # as the consumer hands it over
         self.app.checkout_requested(
@@ -630,3 +636,25 @@ def test_a_newer_catalog_copy_refuses_at_once_an_older_one_waits() -> None:
     ahead = {**line, "product_version": 4}  # the cart is ahead of fulfillment's copy
     with pytest.raises(NotYetKnownError):
         shop.checkout([ahead], ADDRESS)
+
+
+def test_kyc_required_waits_only_when_the_cart_saw_an_approval() -> None:
+    """A customer who was never approved is told at once; one the cart saw approved waits
+    for fulfillment's copy of the approval."""
+    shop = Shop()
+    shop.app.change_account(shop.account, lambda a: a.screening_is("expired", 2))
+    unique = [a_line(1, "monthly", "UNIQUE", circle_id=CIRCLE)]
+    order_id = shop.checkout(unique, None, screening_seen="expired")
+    assert shop.app.get_order(order_id).reason == "kyc_required"
+    with pytest.raises(NotYetKnownError):
+        shop.checkout(unique, None, screening_seen="approved")
+    shop.app.change_account(shop.account, lambda a: a.screening_is("approved", 3))
+    assert shop.app.get_order(shop.paid(unique)).status == "completed"
+
+
+def test_a_product_fulfillment_says_is_withdrawn_refuses_at_once() -> None:
+    shop = Shop()
+    line = a_line(1, "one_time", "GS-GXP1625")
+    shop.app.copy_product({"product_id": line["product_id"], "version": 2, "purchasable": False})
+    order_id = shop.checkout([line], ADDRESS)
+    assert shop.app.get_order(order_id).reason == "product_unavailable"
