@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import sys
@@ -55,7 +56,7 @@ class WarehouseSim:
     token: TokenSource
     dispatch_after: float = 2.0
     deliver_after: float = 2.0
-    reconcile_every: float = 10.0
+    reconcile_every: float = 30.0
     queue_prefix: str = ""
     client: httpx.AsyncClient | None = None
     #: shipment id → when it is due, by the event loop's clock
@@ -65,6 +66,7 @@ class WarehouseSim:
 
     async def run(self) -> None:
         """Consume and report until cancelled."""
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # its own line per request
         owned = self.client is None
         self.client = self.client or httpx.AsyncClient(timeout=10.0)
         subscription = await self.bus.subscribe(

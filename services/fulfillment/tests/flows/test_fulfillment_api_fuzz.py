@@ -1,5 +1,6 @@
 """Property-based API tests from fulfillment's own OpenAPI (schemathesis): no input a client
-— anonymous or a customer — can send yields a 500. In-memory stack only (fast)."""
+— anonymous, a customer, the warehouse or an operator — can send yields a 500. In-memory
+stack only (fast)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ INFRA = memory_infrastructure(Path(tempfile.mkdtemp(prefix="pbx-fuzz-fulfillment
 RUNTIME = build(INFRA)
 schema, logged_in = fuzz_schemas(RUNTIME.api)
 CUSTOMER: dict[str, str] = {}
+WAREHOUSE: dict[str, str] = {}
+OPERATOR: dict[str, str] = {}
 #: a schema-valid request can still name an order nobody has (404): correct
 EXCLUDED = [positive_data_acceptance]
 FUZZ = settings(
@@ -33,8 +36,13 @@ FUZZ = settings(
 @pytest.fixture(scope="module", autouse=True)
 def fulfillment_running() -> Iterator[None]:
     with services_in_background(INFRA, [RUNTIME]):
-        token = TokenMinter(INFRA.key_ring()).issue(str(uuid.uuid4()), ["customer"])
-        CUSTOMER["Authorization"] = f"Bearer {token}"
+        minter = TokenMinter(INFRA.key_ring())
+        for headers, role in (
+            (CUSTOMER, "customer"),
+            (WAREHOUSE, "warehouse"),
+            (OPERATOR, "admin"),
+        ):
+            headers["Authorization"] = f"Bearer {minter.issue(str(uuid.uuid4()), [role])}"
         yield
 
 
@@ -48,3 +56,15 @@ def test_no_anonymous_input_yields_a_server_error(case: Any) -> None:
 @FUZZ
 def test_no_customer_input_yields_a_server_error(case: Any) -> None:
     case.call_and_validate(headers=CUSTOMER, excluded_checks=EXCLUDED)
+
+
+@logged_in.parametrize()
+@FUZZ
+def test_no_warehouse_input_yields_a_server_error(case: Any) -> None:
+    case.call_and_validate(headers=WAREHOUSE, excluded_checks=EXCLUDED)
+
+
+@logged_in.parametrize()
+@FUZZ
+def test_no_operator_input_yields_a_server_error(case: Any) -> None:
+    case.call_and_validate(headers=OPERATOR, excluded_checks=EXCLUDED)
