@@ -1,6 +1,8 @@
 """Fulfillment routes: a customer's orders (newest first) and their cancellation before
 dispatch; the warehouse's shipments and its reports; the operators' incidents. Thin:
-request → application → response."""
+request → application → response. The lists (a customer's orders, the shipments, the
+incidents) read the order read model (``read_model.py``), caught up first with what this
+service just recorded; one order, and every command, reads the order itself."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_fulfillment.application import FulfillmentService, OrderNotFoundError
 from pbx_fulfillment.domain.order import Order
+from pbx_fulfillment.read_model import OrderStore
 from pbx_kit.auth import Caller, require_roles
 from pbx_kit.problems import problem_responses
 
@@ -34,7 +37,16 @@ def get_app(request: Request) -> FulfillmentService:
     return app
 
 
+async def get_store(request: Request) -> OrderStore:
+    """The order read model, caught up with what the log has beyond it (read your
+    writes)."""
+    await request.app.state.order_projection.catch_up()
+    store: OrderStore = request.app.state.order_store
+    return store
+
+
 AppDep = Annotated[FulfillmentService, Depends(get_app)]
+StoreDep = Annotated[OrderStore, Depends(get_store)]
 
 #: the order's stored events as its status timeline
 _TIMELINE = {
@@ -146,15 +158,15 @@ def _own(app: FulfillmentService, order_id: UUID, caller: Caller) -> Order:
 @router.get(
     "/orders", response_model=list[OrderOut], responses=problem_responses(401, 403), tags=["orders"]
 )
-def my_orders(
+async def my_orders(
     caller: CustomerDep,
-    app: AppDep,
+    store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[OrderOut]:
     """Your orders, newest first."""
-    orders = app.orders_of(caller.subject_uuid)
-    return [order_out(app, o) for o in orders[offset : offset + limit]]
+    rows = await store.orders(caller.subject_uuid, limit, offset)
+    return [OrderOut.model_validate(row) for row in rows]
 
 
 @router.get(
@@ -198,17 +210,17 @@ class DispatchIn(BaseModel):
     responses=problem_responses(401, 403),
     tags=["warehouse"],
 )
-def shipments(
+async def shipments(
     caller: WarehouseDep,
-    app: AppDep,
+    store: StoreDep,
     status: ShipmentStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[ShipmentOut]:
     """Shipments (oldest first), e.g. ``?status=requested``: what is still to be packed.
     The address is in the ShipmentRequested message the warehouse consumes."""
-    orders = app.shipments(status)[offset : offset + limit]
-    return [s for s in (shipment_out(o) for o in orders) if s is not None]
+    rows = await store.shipments(status, limit, offset)
+    return [ShipmentOut.model_validate(row) for row in rows]
 
 
 @router.post(
@@ -260,10 +272,7 @@ class IncidentOut(BaseModel):
     responses=problem_responses(401, 403),
     tags=["operations"],
 )
-def incidents(caller: OperatorDep, app: AppDep) -> list[IncidentOut]:
+async def incidents(caller: OperatorDep, store: StoreDep) -> list[IncidentOut]:
     """Compensations that did not happen as they should (also CompensationFailed events and
     the ``pbx_fulfillment_incidents`` gauge)."""
-    return [
-        IncidentOut(order_id=order.id, account_id=order.account_id, **incident)
-        for order, incident in app.incidents()
-    ]
+    return [IncidentOut.model_validate(row) for row in await store.incidents()]
