@@ -17,21 +17,11 @@ from typing import Any
 import pytest
 
 from pbx_fulfillment.application import PAYMENT_TIMEOUT, REFUND_TIMEOUT, FulfillmentService
+from pbx_fulfillment.testing import ADDRESS, a_line, a_request, product_id_of
 from pbx_kit.testing import Stack, infrastructure_for
 
 START = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
-PRODUCT = str(uuid.uuid5(uuid.NAMESPACE_URL, "GS-GXP1625"))
-ADDRESS = {
-    "name": "山田 太郎",
-    "name_kana": "ヤマダ\u3000タロウ",
-    "postal_code": "1350064",
-    "prefecture_code": "13",
-    "city": "江東区",
-    "city_kana": "コウトウク",
-    "street": "青海2-7-4",
-    "street_kana": "アオミ2-7-4",
-    "phone_e164": "+81312345678",
-}
+PRODUCT = product_id_of("GS-GXP1625")
 
 
 class Clock:
@@ -42,33 +32,6 @@ class Clock:
         return self.now
 
 
-def a_checkout(account: uuid.UUID) -> dict[str, Any]:
-    line = {
-        "line_no": 1,
-        "product_id": PRODUCT,
-        "product_version": 1,
-        "sku": "GS-GXP1625",
-        "name": "Grandstream GXP1625",
-        "billing_kind": "one_time",
-        "unit_price": 11300,
-        "prorated_unit_price": None,
-        "quantity": 1,
-        "amount": 11300,
-        "tax_category": "standard_10",
-        "circle_id": None,
-        "unique_id": None,
-        "service_id": None,
-    }
-    return {
-        "checkout_id": str(uuid.uuid4()),
-        "account_id": str(account),
-        "lines": [line],
-        "shipping_address": ADDRESS,
-        "totals": {"subtotal": 11300, "taxes": [], "tax": 1130, "total": 12430},
-        "requested_at": START.isoformat(),
-    }
-
-
 @pytest.mark.parametrize("stack_kind", ["real"], indirect=True)
 def test_the_timers_survive_a_restart_and_fire_once_with_two_replicas(stack: Stack) -> None:
     env = infrastructure_for(stack).eventsourcing_env("fulfillment")
@@ -76,7 +39,9 @@ def test_the_timers_survive_a_restart_and_fire_once_with_two_replicas(stack: Sta
     first = FulfillmentService(env, clock=clock)
     first.copy_product({"product_id": PRODUCT, "version": 1, "purchasable": True})
     account = uuid.uuid4()
-    request = a_checkout(account)
+    request = a_request(
+        [a_line(1, "one_time", "GS-GXP1625", price=11300)], ADDRESS, START, account_id=account
+    )
     order_id = uuid.UUID(request["checkout_id"])
     first.checkout_requested(order_id, account, request)
     assert first.get_order(order_id).status == "awaiting_payment"

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pbx_events.cart import CheckoutRequested
 from pbx_fulfillment.domain.order import (
     AlreadyDispatchedError,
     NotCancellableError,
@@ -22,6 +21,7 @@ from pbx_fulfillment.domain.order import (
     ShipmentNotDispatchedError,
 )
 from pbx_fulfillment.domain.plan import Plan, plan_order, service_id_of, shipment_id_of
+from pbx_fulfillment.testing import ADDRESS, a_line, a_request
 from pbx_kit.errors import ConflictError
 
 NOW = datetime(2024, 9, 8, 1, 0, tzinfo=UTC)
@@ -29,33 +29,6 @@ DEADLINE = NOW + timedelta(minutes=5)
 DUE = NOW + timedelta(minutes=15)
 CIRCLE = str(uuid.uuid4())
 UNIQUE_IN_USE = str(uuid.uuid4())
-ADDRESS = {
-    "name": "株式会社サンプル 大阪支店",
-    "name_kana": "カブシキガイシャサンプル　オオサカシテン",
-    "postal_code": "5300001",
-    "prefecture_code": "27",
-    "city": "大阪市北区",
-    "city_kana": "オオサカシキタク",
-    "street": "梅田1-1-1",
-    "street_kana": "ウメダ1-1-1",
-    "phone_e164": "+81661234567",
-}
-
-
-def a_line(line_no: int, kind: str, sku: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
-    return {
-        "line_no": line_no,
-        "product_id": str(uuid.uuid4()),
-        "product_version": 1,
-        "sku": sku,
-        "name": f"商品 {sku}",
-        "billing_kind": kind,
-        "unit_price": 1_000,
-        "quantity": quantity,
-        "amount": 1_000 * quantity,
-        "tax_category": "standard_10",
-        **extra,
-    }
 
 
 def device_lines() -> list[dict[str, Any]]:
@@ -65,38 +38,8 @@ def device_lines() -> list[dict[str, Any]]:
     ]
 
 
-def a_request(lines: list[dict[str, Any]], address: dict[str, Any] | None) -> dict[str, Any]:
-    """A CheckoutRequested as the consumer hands it to the saga (validated, JSON mode)."""
-    subtotal = sum(int(line["amount"]) for line in lines)
-    tax = subtotal // 10
-    return CheckoutRequested(
-        checkout_id=uuid.uuid4(),
-        account_id=uuid.uuid4(),
-        cart_id=uuid.uuid4(),
-        cart_version=3,
-        start_date=NOW.date(),
-        payment_method="prepaid",
-        lines=lines,
-        shipping_address=address,
-        totals={
-            "subtotal": subtotal,
-            "taxes": [
-                {
-                    "tax_category": "standard_10",
-                    "rate_percent": 10,
-                    "taxable_amount": subtotal,
-                    "tax": tax,
-                }
-            ],
-            "tax": tax,
-            "total": subtotal + tax,
-        },
-        requested_at=NOW,
-    ).model_dump(mode="json")
-
-
 def awaiting(lines: list[dict[str, Any]], address: dict[str, Any] | None = ADDRESS) -> Order:
-    request = a_request(lines, address)
+    request = a_request(lines, address, NOW)
     order = Order(uuid.UUID(request["checkout_id"]), uuid.UUID(request["account_id"]), request)
     order.ask_for_payment(DEADLINE)
     return order

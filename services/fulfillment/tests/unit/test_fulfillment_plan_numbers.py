@@ -20,27 +20,12 @@ from pbx_fulfillment.domain.plan import (
     service_kind,
     shipment_id_of,
 )
+from pbx_fulfillment.testing import a_line
 
 CIRCLE = str(uuid.uuid4())
 OTHER_CIRCLE = str(uuid.uuid4())
 UNIQUE_IN_USE = str(uuid.uuid4())
 ORDER = uuid.UUID("6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b")
-
-
-def a_line(line_no: int, kind: str, sku: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
-    return {
-        "line_no": line_no,
-        "product_id": str(uuid.uuid5(uuid.NAMESPACE_URL, sku)),
-        "product_version": 1,
-        "sku": sku,
-        "name": f"商品 {sku}",
-        "billing_kind": kind,
-        "unit_price": 1_000,
-        "quantity": quantity,
-        "amount": 1_000 * quantity,
-        "tax_category": "standard_10",
-        **extra,
-    }
 
 
 # -- plan_order -----------------------------------------------------------------------------
@@ -58,7 +43,7 @@ def test_devices_become_shipment_items_and_shipping_lines_are_left_out() -> None
             "line_no": 1,
             "product_id": lines[0]["product_id"],
             "sku": "SPA-504G",
-            "name": "商品 SPA-504G",
+            "name": "SPA-504G (test)",
             "quantity": 2,
             "circle_id": CIRCLE,
             "unique_id": UNIQUE_IN_USE,
@@ -67,7 +52,7 @@ def test_devices_become_shipment_items_and_shipping_lines_are_left_out() -> None
             "line_no": 3,
             "product_id": lines[2]["product_id"],
             "sku": "GXP1625",
-            "name": "商品 GXP1625",
+            "name": "GXP1625 (test)",
             "quantity": 1,
             "circle_id": None,
             "unique_id": None,
@@ -97,7 +82,7 @@ def test_a_monthly_line_activates_the_service_its_sku_names(sku: str, kind: str)
             "circle_id": CIRCLE,
             "product_id": str(uuid.uuid5(uuid.NAMESPACE_URL, sku)),
             "sku": sku,
-            "name": f"商品 {sku}",
+            "name": f"{sku} (test)",
             "phone_number": None,
         }
         for index in range(2)
