@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from pbx_identity.api import WarningOut, warnings_out
 from pbx_identity.application import IdentityService
-from pbx_identity.commands import AddCircle, CancelCircle, ChangeContractInfo
+from pbx_identity.commands import ChangeContractInfo
 from pbx_identity.domain.account import Account
 from pbx_identity.errors import RegistrationInvalidError
 from pbx_identity.validation.registration import validate_contract_info
@@ -42,16 +42,6 @@ IdentityServiceDep = Annotated[IdentityService, Depends(get_app)]
 
 
 # -- shapes ------------------------------------------------------------------------
-
-
-class CircleOut(BaseModel):
-    circle_id: UUID
-    department_name: str
-    staff_name: str
-    applied_on: str
-    status: Literal["active", "cancelled"]
-    cancelled_on: str | None = None
-    uniques: list[dict[str, Any]] = []
 
 
 class AccountOut(BaseModel):
@@ -104,23 +94,6 @@ EMAIL_PENDING_WARNING = WarningOut(
         "ご利用いただけます。"
     ),
 )
-
-
-class CircleIn(BaseModel):
-    model_config = ConfigDict(strict=True)
-
-    department_name: str = Field(min_length=1, max_length=100, description="部署名")
-    staff_name: str = Field(min_length=1, max_length=100, description="担当者名")
-
-    @field_validator("department_name", "staff_name")
-    @classmethod
-    def _clean(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("空白のみは入力できません。")
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-            raise ValueError("制御文字は入力できません。")
-        return value
 
 
 class ContractInfoPatch(BaseModel):
@@ -237,29 +210,3 @@ def my_account_history(caller: CustomerDep, app: IdentityServiceDep) -> list[Cha
         ChangeOut(version=v, change=c, at=at)
         for v, c, at in app.account_history(caller.subject_uuid)
     ]
-
-
-@router.get("/accounts/me/circles", response_model=list[CircleOut], responses=_NOT_FOUND)
-def list_my_circles(caller: CustomerDep, app: IdentityServiceDep) -> list[CircleOut]:
-    """The caller's circles, in the order they were added."""
-    account = app.my_account(caller.subject_uuid)
-    return [CircleOut.model_validate(c) for c in account.circles]
-
-
-@router.post(
-    "/accounts/me/circles", status_code=201, response_model=CircleOut, responses=_NOT_FOUND
-)
-def add_my_circle(body: CircleIn, caller: CustomerDep, app: IdentityServiceDep) -> CircleOut:
-    """Add a circle (free): department name, staff name; applied today."""
-    circle = app.add_circle(
-        AddCircle(caller.subject_uuid, uuid4(), body.department_name, body.staff_name)
-    )
-    return CircleOut.model_validate(circle)
-
-
-@router.delete("/accounts/me/circles/{circle_id}", response_model=CircleOut, responses=_NOT_FOUND)
-def cancel_my_circle(
-    circle_id: UUID, caller: CustomerDep, app: IdentityServiceDep, response: Response
-) -> CircleOut:
-    """Cancel one of the caller's circles (利用中 → 解約済); another account's is 404."""
-    return CircleOut.model_validate(app.cancel_circle(CancelCircle(caller.subject_uuid, circle_id)))

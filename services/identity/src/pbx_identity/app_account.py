@@ -47,6 +47,11 @@ _CHANGE_NAMES = {
     "EmailChangeCancelled": "email_change_cancelled",
     "LowBalanceNoticeRequested": "low_balance_notice_requested",
     "ScreeningDecisionNoticeRequested": "screening_decision_notice_requested",
+    "CircleServiceActivated": "circle_service_activated",
+    "CircleServiceCancelled": "circle_service_cancelled",
+    "OrderConfirmationNoticeRequested": "order_confirmation_notice_requested",
+    "DispatchNoticeRequested": "dispatch_notice_requested",
+    "CheckoutRejectionNoticeRequested": "checkout_rejection_notice_requested",
 }
 
 

@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError
 from pbx_events.store import ServiceApplication
 from pbx_identity.app_account import AccountUseCases
 from pbx_identity.app_auth import AuthUseCases
+from pbx_identity.app_orders import OrderUseCases
 from pbx_identity.commands import RegisterAccount
 from pbx_identity.domain.account import Account, EmailClaim, LoginIdClaim
 from pbx_identity.errors import EmailTakenError, LoginIdExhaustedError
@@ -44,7 +45,7 @@ def _asdict(value: Any) -> Any:
     return dataclasses.asdict(value) if value is not None else None
 
 
-class IdentityService(AuthUseCases, AccountUseCases, ServiceApplication):
+class IdentityService(AuthUseCases, AccountUseCases, OrderUseCases, ServiceApplication):
     name = "identity"
 
     def __init__(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from pbx_identity.validation.model import RegistrationData
@@ -106,3 +107,62 @@ class RequestScreeningDecisionNotice:
     valid_until: date | None = None
     #: rejections: kyc's reason codes
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActivateCircleService:
+    account_id: UUID
+    circle_id: UUID
+    service_id: UUID
+    kind: str  # "unique" | "phone_number" | "rental"
+    sku: str
+    name: str
+    #: phone numbers: E.164
+    phone_number: str | None
+    activated_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelCircleService:
+    account_id: UUID
+    circle_id: UUID
+    service_id: UUID
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestOrderConfirmationNotice:
+    account_id: UUID
+    #: the fulfillment message's id: the same message is noted once
+    notice_id: str
+    order_id: UUID
+    #: the order's lines (name, quantity, prices in yen, billing kind, 日割)
+    lines: tuple[dict[str, Any], ...]
+    subtotal: int  # yen, tax excluded
+    tax: int  # yen
+    total: int  # yen, tax included: what the wallet debited
+    #: the address stored as identity stores one (None: nothing to ship)
+    shipping_address: dict[str, Any] | None = field(repr=False)
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestDispatchNotice:
+    account_id: UUID
+    #: the fulfillment message's id: the same message is noted once
+    notice_id: str
+    order_id: UUID
+    carrier: str
+    tracking_number: str
+    dispatched_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestCheckoutRejectionNotice:
+    account_id: UUID
+    #: the fulfillment message's id: the same message is noted once
+    notice_id: str
+    checkout_id: UUID
+    reason: str
+    detail: str
+    rejected_at: datetime

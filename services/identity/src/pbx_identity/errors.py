@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pbx_identity.domain.account import CircleNotFoundError as CircleNotFoundError
 from pbx_identity.domain.account import EmailTakenError as EmailTakenError
+from pbx_identity.domain.account import ServiceNotFoundError as ServiceNotFoundError
 from pbx_identity.domain.email_change import (
     EmailChangeAlreadyConfirmedError as EmailChangeAlreadyConfirmedError,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -15,10 +15,17 @@ from pbx_identity.app_account import JST
 from pbx_identity.application import IdentityService
 from pbx_identity.domain.account import Account
 from pbx_identity.domain.reminder import PasswordReminder
+from pbx_identity.mail_text import japanese_date as japanese_date
+from pbx_identity.mail_text import yen as yen
 from pbx_identity.mails_email_change import (
     confirm_email_mail,
     email_change_requested_mail,
     email_changed_mail,
+)
+from pbx_identity.mails_orders import (
+    checkout_rejected_mail,
+    dispatch_mail,
+    order_confirmation_mail,
 )
 from pbx_kit.mail import Mail
 from pbx_kit.mail_outbox import MailOutbox
@@ -78,11 +85,6 @@ def password_changed_mail(account: Account, message_id: str) -> Mail:
 LOW_BALANCE_SUBJECT = "【クラウドPBX】プリペイド残高が少なくなっています"
 
 
-def yen(amount: int) -> str:
-    """``4800`` → ``4,800円``."""
-    return f"{amount:,}円"
-
-
 def low_balance_mail(account: Account, event: Any, login_url: str, message_id: str) -> Mail:
     at = event.occurred_at.astimezone(JST)
     body = (
@@ -122,11 +124,6 @@ UNKNOWN_REJECTION_REASON = (
 
 SCREENED_SERVICES = "審査が必要なサービス（ユニーク・電話番号・月額サービス）"
 RESUBMIT_WHERE = "「アカウント情報 → 身分証明書アップロード」"
-
-
-def japanese_date(value: date) -> str:
-    """``2028-05-31`` → ``2028年5月31日``."""
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def rejection_reasons(codes: Sequence[str], contractor_type: str = "individual") -> list[str]:
@@ -218,6 +215,14 @@ def screening_decision_mail(account: Account, event: Any, login_url: str, messag
     return screening_rejected_mail(account, event, login_url, message_id)
 
 
+#: the order notices and the mail each sends
+_ORDER_MAILS: dict[type, Callable[[Account, Any, str, str], Mail]] = {
+    Account.OrderConfirmationNoticeRequested: order_confirmation_mail,
+    Account.DispatchNoticeRequested: dispatch_mail,
+    Account.CheckoutRejectionNoticeRequested: checkout_rejected_mail,
+}
+
+
 class IdentityMailer(LogFollower):
     def __init__(
         self,
@@ -256,6 +261,10 @@ class IdentityMailer(LogFollower):
         if isinstance(event, Account.ScreeningDecisionNoticeRequested):
             account = self.identity.get_account(event.originator_id)
             return [screening_decision_mail(account, event, self.login_url, message_id)]
+        order_mail = _ORDER_MAILS.get(type(event))
+        if order_mail is not None:
+            account = self.identity.get_account(event.originator_id)
+            return [order_mail(account, event, self.login_url, message_id)]
         if isinstance(event, Account.EmailChangeRequested):
             # both, even for a request a newer one replaced: the old address hears of each
             account = self.identity.get_account(event.originator_id)

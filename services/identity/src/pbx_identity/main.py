@@ -8,6 +8,7 @@ from pbx_identity import (
     api_account,
     api_applicant,
     api_auth,
+    api_circles,
     api_email,
     api_reference,
 )
@@ -85,6 +86,7 @@ IDENTITY = Service[IdentityService](
         api.router,
         api_auth.router,
         api_account.router,
+        api_circles.router,
         api_applicant.router,
         api_email.router,
         api_reference.router,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from pbx_kit.jp.errors import RuleViolation
 from pbx_kit.jp.phone import format_national
 from pbx_kit.jp.prefectures import prefecture_name
 
@@ -14,6 +15,17 @@ _PHONES = ("phone", "contact_phone", "fax")
 
 def _phone_in(value: str | None) -> str | None:
     return format_national(value) if value else None
+
+
+def phone_in_national_form(e164: str | None) -> str | None:
+    """A stored E.164 number as people read it (03-1234-5678); one that does not parse
+    is shown as stored."""
+    if not e164:
+        return None
+    try:
+        return format_national(e164)
+    except RuleViolation:
+        return e164
 
 
 def person_view(stored: dict[str, Any]) -> dict[str, Any]:

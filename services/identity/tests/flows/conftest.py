@@ -1,14 +1,15 @@
 """Fixtures for identity's login, account-page and notice flow tests (test_identity_auth_*,
-test_identity_account_page_*, test_identity_wallet_notices, test_identity_kyc_notices).
+test_identity_account_page_*, test_identity_wallet_notices, test_identity_kyc_notices,
+test_identity_order_notices, test_identity_circle_services).
 
 ``identity_system`` runs the identity service built by ``pbx_identity.main.build`` on the
 ``stack`` (in-process bus, or real PostgreSQL + RabbitMQ), drives it over HTTP with an
 ASGI transport whose peer is 127.0.0.1 (a trusted proxy, so ``X-Forwarded-For`` sets the
 client address), consumes identity's integration events from the bus and reads the mails
-from the maildir. Identity's wallet-notice and kyc-decision queues get names of their own
-per test (a shared broker must not hand one test's messages to another test's service). With
-``--import-mode=importlib`` tests cannot import helpers from here, so the helpers are
-methods of the object the fixture yields.
+from the maildir. Identity's own queues (wallet notices, kyc decisions, services, orders)
+get names of their own per test (a shared broker must not hand one test's messages to
+another test's service). With ``--import-mode=importlib`` tests cannot import helpers
+from here, so the helpers are methods of the object the fixture yields.
 
 Password hashing: argon2id with the production parameters costs ~0.3 s per hash on a
 small machine, so by default the service is built with cheap argon2id parameters (the
@@ -322,6 +323,8 @@ async def identity_system(
     # must not take each other's messages
     wallet_notices = stack.settings.queue_prefix + pbx_identity.consumers.WALLET_NOTICES
     kyc_decisions = stack.settings.queue_prefix + pbx_identity.consumers.KYC_DECISIONS
+    services = stack.settings.queue_prefix + pbx_identity.consumers.SERVICES
+    orders = stack.settings.queue_prefix + pbx_identity.consumers.ORDERS
     infra = infrastructure_for(stack)
     runtime = build(infra)
     async with running(infra, [runtime]):
@@ -338,6 +341,8 @@ async def identity_system(
                 system.queue,
                 wallet_notices,
                 kyc_decisions,
+                services,
+                orders,
                 sessions_queue("identity", stack.settings.queue_prefix),
             ),
         )

@@ -76,6 +76,35 @@ def scenario() -> list[Aggregate]:
     account.request_screening_decision_notice(
         "s1", "rejected", str(ACCOUNT_ID), 2, NOW, None, ["document_unreadable"]
     )
+    # issue 14: services in circles and the order notices
+    account.add_circle("circle-2", "開発部", "田中", "2026-04-02")
+    account.activate_service(
+        "circle-2", "service-1", "phone_number", "NUMBER-03", "03番号", "+81312345678", "2026-04-02"
+    )
+    account.cancel_service("circle-2", "service-1", "2026-05-01")
+    account.request_order_confirmation_notice(
+        "o1",
+        "order-1",
+        [
+            {
+                "line_no": 1,
+                "sku": "SPA-504G",
+                "name": "Cisco SPA504G",
+                "billing_kind": "one_time",
+                "unit_price": 12000,
+                "prorated_unit_price": None,
+                "quantity": 2,
+                "amount": 24000,
+            }
+        ],
+        24000,
+        2400,
+        26400,
+        dict(SHIPPING),
+        NOW,
+    )
+    account.request_dispatch_notice("o2", "order-1", "yamato", "1234-5678-9012", NOW)
+    account.request_checkout_rejection_notice("o3", "order-2", "insufficient_funds", "", NOW)
     email_claim = EmailClaim(email_key="key-1", account_id=ACCOUNT_ID)
     email_claim.release()
     email_claim.claim(UUID("00000000-0000-4000-8000-000000000002"))

@@ -48,6 +48,13 @@ class CircleNotFoundError(NotFoundError):
     message_ja = "指定されたサークルが見つかりません。"
 
 
+class ServiceNotFoundError(NotFoundError):
+    """Raised when the circle has no such service (a unique, a phone number, a rental)."""
+
+    code = "service_not_found"
+    message_ja = "指定されたサービスが見つかりません。"
+
+
 class Account(Aggregate):
     """A customer's contract: contractor info, contacts, shipping address, login."""
 
@@ -331,8 +338,9 @@ class Account(Aggregate):
                 "applied_on": applied_on,
                 "status": "active",
                 "cancelled_on": None,
-                # uniques (terminal IDs) arrive later from fulfillment (ServiceActivated)
-                "uniques": [],
+                # uniques, phone numbers and rentals arrive from fulfillment
+                # (ServiceActivated); the API shows the active uniques as ``uniques`` too
+                "services": [],
             }
         )
 
@@ -358,6 +366,101 @@ class Account(Aggregate):
             if circle["circle_id"] == circle_id:
                 circle["status"] = "cancelled"
                 circle["cancelled_on"] = cancelled_on
+
+    # -- services in circles (fulfillment's ServiceActivated / ServiceCancelled) ----
+
+    def _circle_or_raise(self, circle_id: str) -> dict[str, Any]:
+        circle = self.find_circle(circle_id)
+        if circle is None:
+            raise CircleNotFoundError(circle_id=circle_id)
+        return circle
+
+    def find_service(self, circle_id: str, service_id: str) -> dict[str, Any] | None:
+        circle = self.find_circle(circle_id)
+        services: list[dict[str, Any]] = circle["services"] if circle is not None else []
+        return next((s for s in services if s["service_id"] == service_id), None)
+
+    def activate_service(
+        self,
+        circle_id: str,
+        service_id: str,
+        kind: str,
+        sku: str,
+        name: str,
+        phone_number: str | None,
+        activated_on: str,
+    ) -> None:
+        """A monthly service (a unique, a phone number, a rental) bought for one of the
+        account's circles is in use. The same service again changes nothing (a cancelled
+        one stays cancelled); ``CircleNotFoundError`` when the account has no such circle."""
+        if kind not in SERVICE_KINDS:
+            raise ValueError(f"unknown service kind {kind!r}")
+        self._circle_or_raise(circle_id)
+        if self.find_service(circle_id, service_id) is not None:
+            return
+        self._circle_service_activated(
+            circle_id, service_id, kind, sku, name, phone_number, activated_on
+        )
+
+    class CircleServiceActivated(Aggregate.Event):
+        circle_id: str
+        service_id: str
+        kind: str
+        sku: str
+        name: str
+        phone_number: str | None
+        activated_on: str
+
+    @event(CircleServiceActivated)
+    def _circle_service_activated(
+        self,
+        circle_id: str,
+        service_id: str,
+        kind: str,
+        sku: str,
+        name: str,
+        phone_number: str | None,
+        activated_on: str,
+    ) -> None:
+        for circle in self.circles:
+            if circle["circle_id"] == circle_id:
+                circle["services"].append(
+                    {
+                        "service_id": service_id,
+                        "kind": kind,
+                        "sku": sku,
+                        "name": name,
+                        "phone_number": phone_number,
+                        "status": "active",
+                        "activated_on": activated_on,
+                        "cancelled_on": None,
+                    }
+                )
+
+    def cancel_service(self, circle_id: str, service_id: str, cancelled_on: str) -> None:
+        """A service of the circle ended (利用中 → 解約済; again: no-op).
+        ``CircleNotFoundError`` / ``ServiceNotFoundError`` when the account has no such
+        circle, or the circle no such service."""
+        self._circle_or_raise(circle_id)
+        service = self.find_service(circle_id, service_id)
+        if service is None:
+            raise ServiceNotFoundError(circle_id=circle_id, service_id=service_id)
+        if service["status"] == "active":
+            self._circle_service_cancelled(circle_id, service_id, cancelled_on)
+
+    class CircleServiceCancelled(Aggregate.Event):
+        circle_id: str
+        service_id: str
+        cancelled_on: str
+
+    @event(CircleServiceCancelled)
+    def _circle_service_cancelled(self, circle_id: str, service_id: str, cancelled_on: str) -> None:
+        for circle in self.circles:
+            if circle["circle_id"] == circle_id:
+                for service in circle["services"]:
+                    if service["service_id"] == service_id:
+                        service["status"] = "cancelled"
+                        service["cancelled_on"] = cancelled_on
 
     def end_all_sessions(self) -> None:
         """Log out everywhere: every refresh and access token issued so far stops working,
@@ -445,9 +548,124 @@ class Account(Aggregate):
     ) -> None:
         self.last_screening_decision_notice = notice_id
 
+    # -- order notices (fulfillment's OrderPlaced, ShipmentDispatched, CheckoutRejected) --
+
+    #: the order notices noted so far (message ids; a class default, as above)
+    order_notices: tuple[str, ...] = ()
+
+    def request_order_confirmation_notice(
+        self,
+        notice_id: str,
+        order_id: str,
+        lines: Sequence[dict[str, Any]],
+        subtotal: int,
+        tax: int,
+        total: int,
+        shipping_address: dict[str, Any] | None,
+        placed_at: datetime,
+    ) -> None:
+        """An order was placed and paid: the customer is to get the confirmation by mail
+        (its lines, totals in yen and where the devices go). Noted once per message."""
+        if notice_id in self.order_notices:
+            return
+        self._order_confirmation_notice_requested(
+            notice_id,
+            order_id,
+            [dict(line) for line in lines],
+            subtotal,
+            tax,
+            total,
+            shipping_address,
+            placed_at,
+        )
+
+    class OrderConfirmationNoticeRequested(Aggregate.Event):
+        notice_id: str
+        order_id: str
+        lines: list[dict[str, Any]]
+        subtotal: int
+        tax: int
+        total: int
+        shipping_address: dict[str, Any] | None
+        placed_at: datetime
+
+    @event(OrderConfirmationNoticeRequested)
+    def _order_confirmation_notice_requested(
+        self,
+        notice_id: str,
+        order_id: str,
+        lines: list[dict[str, Any]],
+        subtotal: int,
+        tax: int,
+        total: int,
+        shipping_address: dict[str, Any] | None,
+        placed_at: datetime,
+    ) -> None:
+        self.order_notices = (*self.order_notices, notice_id)
+
+    def request_dispatch_notice(
+        self,
+        notice_id: str,
+        order_id: str,
+        carrier: str,
+        tracking_number: str,
+        dispatched_at: datetime,
+    ) -> None:
+        """An order's devices were handed to a carrier: the customer is to get the carrier
+        and the tracking number by mail. Noted once per message."""
+        if notice_id in self.order_notices:
+            return
+        self._dispatch_notice_requested(
+            notice_id, order_id, carrier, tracking_number, dispatched_at
+        )
+
+    class DispatchNoticeRequested(Aggregate.Event):
+        notice_id: str
+        order_id: str
+        carrier: str
+        tracking_number: str
+        dispatched_at: datetime
+
+    @event(DispatchNoticeRequested)
+    def _dispatch_notice_requested(
+        self,
+        notice_id: str,
+        order_id: str,
+        carrier: str,
+        tracking_number: str,
+        dispatched_at: datetime,
+    ) -> None:
+        self.order_notices = (*self.order_notices, notice_id)
+
+    def request_checkout_rejection_notice(
+        self, notice_id: str, checkout_id: str, reason: str, detail: str, rejected_at: datetime
+    ) -> None:
+        """A checkout ended without an order: the customer is to get the reason by mail.
+        Noted once per message."""
+        if notice_id in self.order_notices:
+            return
+        self._checkout_rejection_notice_requested(
+            notice_id, checkout_id, reason, detail, rejected_at
+        )
+
+    class CheckoutRejectionNoticeRequested(Aggregate.Event):
+        notice_id: str
+        checkout_id: str
+        reason: str
+        detail: str
+        rejected_at: datetime
+
+    @event(CheckoutRejectionNoticeRequested)
+    def _checkout_rejection_notice_requested(
+        self, notice_id: str, checkout_id: str, reason: str, detail: str, rejected_at: datetime
+    ) -> None:
+        self.order_notices = (*self.order_notices, notice_id)
+
 
 #: what a screening decision notice tells the customer
 SCREENING_DECISIONS = ("approved", "rejected", "expired")
+#: the kinds of service a circle holds (fulfillment's ServiceKind)
+SERVICE_KINDS = ("unique", "phone_number", "rental")
 
 
 class EmailClaim(Aggregate):
