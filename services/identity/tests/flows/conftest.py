@@ -25,7 +25,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -40,6 +40,7 @@ import pbx_identity.application
 import pbx_identity.consumers
 from pbx_events.bus import Delivery
 from pbx_events.envelope import Message
+from pbx_events.inbox import tracking_for
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.commands import CreateStaff
 from pbx_identity.mails import RESET_SUBJECT
@@ -137,6 +138,36 @@ class IdentitySystem:
             await asyncio.sleep(0.05)
         await asyncio.sleep(linger)
         return self.events(routing_key)
+
+    # -- identity's inbox --------------------------------------------------------------------
+
+    @staticmethod
+    async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
+        """Wait for ``check`` to hold (``what`` names it when it does not in time)."""
+        deadline = time.monotonic() + timeout
+        while not await check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not in time: {what}")
+            await asyncio.sleep(0.05)
+
+    async def until_tracked(self, queue: str, message: Message) -> None:
+        """Wait until identity's inbox on ``queue`` (its name without the test's prefix)
+        took the message: its tracking record is committed, the message acknowledged."""
+        tracking = tracking_for(queue, message)
+
+        async def check() -> bool:
+            return bool(await anyio.to_thread.run_sync(self.app.is_tracked, tracking))
+
+        await self.until(check, f"{message.type} taken from {queue}")
+
+    async def relay_caught_up(self) -> bool:
+        """Whether identity's relay has published everything recorded so far."""
+        return int(await self.runtime.api.state.relay.lag()) == 0
+
+    def changes(self, account_id: str, change: str) -> int:
+        """How many times the account's history records ``change``."""
+        history = self.app.account_history(uuid.UUID(account_id))
+        return sum(1 for _version, what, _at in history if what == change)
 
     # -- mail --------------------------------------------------------------------------------
 

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import anyio
 
 import pbx_identity.consumers
 from pbx_events.envelope import Message, to_message
 from pbx_events.fulfillment import ServiceActivated, ServiceCancelled
-from pbx_events.inbox import tracking_for
 
 #: 00:30 on 9 September 2024 in Japan
 ACTIVATED_AT = datetime(2024, 9, 8, 15, 30, tzinfo=UTC)
@@ -78,19 +73,6 @@ def services_queue() -> str:
     return pbx_identity.consumers.SERVICES
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not in time: {what}")
-        await asyncio.sleep(0.05)
-
-
-def tracked(s: Any, message: Message) -> Callable[[], Awaitable[bool]]:
-    tracking = tracking_for(services_queue(), message)
-    return lambda: anyio.to_thread.run_sync(s.app.is_tracked, tracking)
-
-
 async def circles(s: Any, customer: Any) -> list[dict[str, Any]]:
     response = await s.client.get("/accounts/me/circles", headers=customer.headers)
     assert response.status_code == 200, response.text
@@ -110,11 +92,6 @@ async def a_circle(s: Any, customer: Any) -> str:
     return circle_id
 
 
-def changes(s: Any, account_id: str, change: str) -> int:
-    history = s.app.account_history(uuid.UUID(account_id))
-    return sum(1 for _version, what, _at in history if what == change)
-
-
 async def test_the_circle_shows_an_activated_service_and_then_its_cancellation(
     identity_system: Any,
 ) -> None:
@@ -130,7 +107,7 @@ async def test_the_circle_shows_an_activated_service_and_then_its_cancellation(
     async def shown() -> bool:
         return bool((await circles(s, customer))[0]["services"])
 
-    await until(shown, "the service listed in its circle")
+    await s.until(shown, "the service listed in its circle")
     [circle] = await circles(s, customer)
     assert circle["services"] == [
         {
@@ -154,14 +131,14 @@ async def test_the_circle_shows_an_activated_service_and_then_its_cancellation(
     async def ended() -> bool:
         return bool((await circles(s, customer))[0]["services"][0]["status"] == "cancelled")
 
-    await until(ended, "the service shown cancelled")
-    await until(tracked(s, cancellation), "the cancellation taken")
+    await s.until(ended, "the service shown cancelled")
+    await s.until_tracked(services_queue(), cancellation)
     await asyncio.sleep(0.5)
     [circle] = await circles(s, customer)
     [service] = circle["services"]
     assert (service["status"], service["cancelled_on"]) == ("cancelled", "2024-10-01")
-    assert changes(s, customer.account_id, "circle_service_activated") == 1
-    assert changes(s, customer.account_id, "circle_service_cancelled") == 1
+    assert s.changes(customer.account_id, "circle_service_activated") == 1
+    assert s.changes(customer.account_id, "circle_service_cancelled") == 1
     assert await s.infra.bus.dead_letters(services_queue()) == []
 
 
@@ -189,7 +166,7 @@ async def test_an_activated_unique_is_one_of_the_circles_uniques_in_use(
     async def shown() -> bool:
         return bool((await circles(s, customer))[0]["uniques"])
 
-    await until(shown, "the unique listed in its circle")
+    await s.until(shown, "the unique listed in its circle")
     [circle] = await circles(s, customer)
     assert [u["service_id"] for u in circle["uniques"]] == [str(unique_id)]
     assert circle["services"][0]["phone_number_national"] is None
@@ -208,11 +185,11 @@ async def test_a_service_for_an_unknown_circle_or_account_is_acknowledged_and_ch
     ]
     await s.infra.bus.publish(strangers)
     for message in strangers:
-        await until(tracked(s, message), "the message taken (once, acked)")
+        await s.until_tracked(services_queue(), message)
 
     known = activated(customer.account_id, circle_id, uuid.uuid4())
     await s.infra.bus.publish([known])
-    await until(tracked(s, known), "the next message taken")
+    await s.until_tracked(services_queue(), known)
     [circle] = await circles(s, customer)
     assert len(circle["services"]) == 1
     assert await s.infra.bus.dead_letters(services_queue()) == []

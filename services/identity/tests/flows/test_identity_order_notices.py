@@ -11,13 +11,9 @@ comes from conftest.py.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import anyio
 
 import pbx_identity.consumers
 from pbx_events.cart import CheckoutLine
@@ -25,7 +21,6 @@ from pbx_events.contracts import IntegrationEvent
 from pbx_events.envelope import Message, to_message
 from pbx_events.fulfillment import CheckoutRejected, OrderPlaced, ShipmentDispatched
 from pbx_events.identity import Address
-from pbx_events.inbox import tracking_for
 from pbx_identity.mails_orders import (
     CHECKOUT_REJECTED_SUBJECT,
     DISPATCH_SUBJECT,
@@ -97,32 +92,6 @@ def orders_queue() -> str:
     return pbx_identity.consumers.ORDERS
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not in time: {what}")
-        await asyncio.sleep(0.05)
-
-
-def tracked(s: Any, message: Message) -> Callable[[], Awaitable[bool]]:
-    """Whether identity's inbox took the message (its tracking record is committed)."""
-    tracking = tracking_for(orders_queue(), message)
-    return lambda: anyio.to_thread.run_sync(s.app.is_tracked, tracking)
-
-
-def relay_caught_up(s: Any) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return int(await s.runtime.api.state.relay.lag()) == 0
-
-    return check
-
-
-def notices_recorded(s: Any, account_id: str, change: str) -> int:
-    history = s.app.account_history(uuid.UUID(account_id))
-    return sum(1 for _version, what, _at in history if what == change)
-
-
 async def test_a_placed_order_is_confirmed_once_by_mail_even_when_delivered_twice(
     identity_system: Any,
 ) -> None:
@@ -144,11 +113,11 @@ async def test_a_placed_order_is_confirmed_once_by_mail_even_when_delivered_twic
     assert "〒530-0001 大阪府大阪市北区梅田1-1-1\n" in body
     assert "電話番号: 06-6123-4567\n" in body
 
-    await until(tracked(s, message), "the order was taken")
-    await until(relay_caught_up(s), "the relay passed the notice")
+    await s.until_tracked(orders_queue(), message)
+    await s.until(s.relay_caught_up, "the relay passed the notice")
     await asyncio.sleep(0.5)
     assert len(s.mails(subject=ORDER_CONFIRMATION_SUBJECT)) == 1
-    assert notices_recorded(s, account["account_id"], "order_confirmation_notice_requested") == 1
+    assert s.changes(account["account_id"], "order_confirmation_notice_requested") == 1
     assert {m.routing_key for m in s.seen} == IDENTITY_PUBLISHES
     assert await s.infra.bus.dead_letters(orders_queue()) == []
 
@@ -180,10 +149,10 @@ async def test_a_dispatch_mails_the_carrier_and_the_tracking_number_once(
     assert "お問い合わせ番号: 4321-8765-2109\n" in body
     assert "sagawa" not in body
 
-    await until(tracked(s, message), "the dispatch was taken")
+    await s.until_tracked(orders_queue(), message)
     await asyncio.sleep(0.5)
     assert len(s.mails(subject=DISPATCH_SUBJECT)) == 1
-    assert notices_recorded(s, account["account_id"], "dispatch_notice_requested") == 1
+    assert s.changes(account["account_id"], "dispatch_notice_requested") == 1
 
 
 async def test_a_refused_checkout_mails_the_reason_and_what_to_do_in_japanese(
@@ -227,8 +196,8 @@ async def test_order_messages_for_an_unknown_account_are_dropped_and_the_next_st
         position=2,
     )
     await s.infra.bus.publish([unknown, rejected])
-    await until(tracked(s, unknown), "the unknown account's order taken (once, acked)")
-    await until(tracked(s, rejected), "the unknown account's refusal taken (once, acked)")
+    await s.until_tracked(orders_queue(), unknown)
+    await s.until_tracked(orders_queue(), rejected)
 
     account = await s.register()
     await s.infra.bus.publish([message_for(order_placed(account["account_id"], uuid.uuid4()), 3)])
