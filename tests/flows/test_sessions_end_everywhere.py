@@ -23,6 +23,7 @@ import pbx_identity.application
 from pbx_cli.up import root_app
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.commands import CreateStaff
+from pbx_identity.consumers import ROUTES as IDENTITY_ROUTES
 from pbx_identity.mails import RESET_SUBJECT
 from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
@@ -154,7 +155,7 @@ async def world(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     if stack.kind == "real":
         prefix = stack.settings.queue_prefix
         queues = [sessions_queue(name, prefix) for name in SERVICES]
-        queues += [prefix + q for q in ("identity.wallet-notices", "identity.kyc-decisions")]
+        queues += [prefix + q for q in IDENTITY_ROUTES]
         queues += [prefix + q for q in ("kyc.accounts", "wallet.accounts", "wallet.orders")]
         await delete_exchange(stack.settings.amqp_url, stack.settings.exchange, tuple(queues))
 

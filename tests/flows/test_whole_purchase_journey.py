@@ -31,6 +31,8 @@ from pbx_cli.warehouse_sim import WarehouseSim
 from pbx_events.fulfillment import WAREHOUSE_QUEUE
 from pbx_identity.api import REGISTRATION_EXAMPLE
 from pbx_identity.commands import CreateStaff
+from pbx_identity.mails import REGISTRATION_SUBJECT, SCREENING_APPROVED_SUBJECT
+from pbx_identity.mails_orders import DISPATCH_SUBJECT, ORDER_CONFIRMATION_SUBJECT
 from pbx_kit.host import running
 from pbx_kit.mail import MaildirMailer
 from pbx_kit.sessions import sessions_queue
@@ -327,4 +329,32 @@ async def test_a_customer_buys_a_unique_and_devices_and_the_warehouse_delivers_t
         o["order_id"] for o in orders[1:]
     ]
     assert {o["status"] for o in orders} == {"completed"}
-    assert account_id and email
+
+    # identity: the unique is in the circle; the mails, once each
+    async def in_circle() -> bool:
+        circles = await j.get("/identity/accounts/me/circles", customer)
+        [mine] = [c for c in circles if c["circle_id"] == circle_id]
+        return [(s["service_id"], s["kind"], s["status"]) for s in mine["services"]] == [
+            (unique_id, "unique", "active")
+        ]
+
+    await j.eventually(in_circle)
+
+    def mails() -> list[str]:
+        return sorted(str(m["Subject"]) for m in j.mails_to(email))
+
+    expected = sorted(
+        [
+            REGISTRATION_SUBJECT,
+            SCREENING_APPROVED_SUBJECT,
+            ORDER_CONFIRMATION_SUBJECT,
+            ORDER_CONFIRMATION_SUBJECT,
+            DISPATCH_SUBJECT,
+        ]
+    )
+    await j.eventually(lambda: mails() == expected)
+    [dispatch] = [m for m in j.mails_to(email) if m["Subject"] == DISPATCH_SUBJECT]
+    assert shipment["tracking_number"] in dispatch.get_content()
+    await asyncio.sleep(0.5)  # nothing more arrives (no second mail of any kind)
+    assert mails() == expected
+    assert account_id
