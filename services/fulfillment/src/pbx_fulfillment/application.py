@@ -258,6 +258,9 @@ class FulfillmentService(ServiceApplication):
         order, _ = self._change(order_id, lambda order: (order, order.deliver()))
         return order
 
+    # -- scans of the whole log: for tests and tools; the service reads the order read
+    # -- model (``read_model.py``) for its lists, its timers and its gauge
+
     def _orders(self, event_name: str) -> list[UUID]:
         topic = f"{Order.__module__}:{Order.__qualname__}.{event_name}"
         notifications = self.recorder.select_notifications(
@@ -272,29 +275,17 @@ class FulfillmentService(ServiceApplication):
         return sorted(mine, key=lambda o: o.created_on, reverse=True)
 
     def awaiting_payment(self) -> list[UUID]:
-        """Orders still waiting for the wallet (the timer's candidates)."""
+        """Orders still waiting for the wallet (a scan)."""
         ids = self._orders("DebitRequested")
         return [i for i in ids if self.get_order(i).status == "awaiting_payment"]
 
     def refunds_pending(self) -> list[UUID]:
-        """Orders with a refund the wallet has not confirmed (the timer's candidates)."""
+        """Orders with a refund the wallet has not confirmed (a scan)."""
         ids = self._orders("LateDebitRefunded") + self._orders("CancelledByCustomer")
         return [i for i in dict.fromkeys(ids) if self.get_order(i).refund_pending]
 
-    def shipments(self, status: str | None = None) -> list[Order]:
-        """Orders with a shipment (in the given status), oldest first: the warehouse's list."""
-        orders = [self.get_order(i) for i in self._orders("Placed")]
-        return sorted(
-            (
-                o
-                for o in orders
-                if o.shipment is not None and status in (None, o.shipment["status"])
-            ),
-            key=lambda o: o.created_on,
-        )
-
     def incidents(self) -> list[tuple[Order, dict[str, Any]]]:
-        """Every incident recorded, oldest order first."""
+        """Every incident recorded, oldest order first (a scan)."""
         orders = sorted(
             (self.get_order(i) for i in self._orders("Incident")), key=lambda o: o.created_on
         )
