@@ -19,11 +19,14 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import structlog
 
 from pbx_events.relay import FollowerSettings, LogFollower
 from pbx_fulfillment.api import order_out
 from pbx_fulfillment.application import FulfillmentService
 from pbx_fulfillment.domain.order import Order
+
+log = structlog.get_logger("pbx.fulfillment.projection")
 
 _ORDER_EVENTS = f"{Order.__module__}:{Order.__qualname__}."
 
@@ -95,12 +98,14 @@ class OrderProjection(LogFollower):
         self._saved = max(self._saved, position)
 
     def prepare(self, batch: Sequence[tuple[int, Any]]) -> list[OrderRow]:
-        rows: dict[UUID, OrderRow] = {}
+        last: dict[UUID, int] = {}  # each order once, at its last event in the batch
         for position, event in batch:
             if is_order_event(event):
-                order = self.fulfillment.get_order(event.originator_id)
-                rows[order.id] = order_row(self.fulfillment, position, order)
-        return list(rows.values())
+                last[event.originator_id] = position
+        return [
+            order_row(self.fulfillment, position, self.fulfillment.get_order(order_id))
+            for order_id, position in last.items()
+        ]
 
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
         rows = prepared if prepared is not None else self.prepare(batch)
@@ -108,11 +113,15 @@ class OrderProjection(LogFollower):
 
     async def catch_up(self) -> None:
         """Read your writes: a list read right after a change in this service (in any
-        process) applies what the log has beyond the store first, when that is a batch
-        or so (a reader never waits for a long backlog: the loop has it)."""
-        head = await anyio.to_thread.run_sync(self.fulfillment.max_notification_id)
-        if 0 < head - self._saved <= self.settings.batch_size:
-            await self.drain()
+        process) applies what the log has beyond the store first, when that is one batch
+        at most (a reader never waits for a backlog: the loop has it). Best effort: when
+        it fails, the list is read as the store has it."""
+        try:
+            head = await anyio.to_thread.run_sync(self.fulfillment.max_notification_id)
+            if 0 < head - self._saved <= self.settings.batch_size:
+                await self.run_once()
+        except Exception as exc:
+            log.warning("projection_catch_up_failed", follower=self.name, error=repr(exc))
 
     async def rebuild(self) -> int:
         """Empty the read model and apply the whole log again (one transaction: readers

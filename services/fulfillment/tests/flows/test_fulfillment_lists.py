@@ -20,6 +20,7 @@ from pbx_fulfillment.application import PAYMENT_TIMEOUT, REFUND_TIMEOUT, Fulfill
 from pbx_fulfillment.consumers import ROUTES
 from pbx_fulfillment.domain.plan import shipment_id_of
 from pbx_fulfillment.main import build
+from pbx_fulfillment.projections import OrderProjection, OrderRow
 from pbx_kit.host import running
 from pbx_kit.runtime import ServiceRuntime
 from pbx_kit.sessions import sessions_queue
@@ -278,3 +279,25 @@ async def test_the_warehouse_list_the_incidents_and_the_timers_read_the_read_mod
     stored = await asyncio.to_thread(lambda: list(shop.app.repository.event_store.get(third)))
     events = [type(e).__name__ for e in stored]
     assert events.count("Incident") == 2
+
+
+async def test_a_list_is_served_as_the_store_has_it_when_catching_up_fails(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = uuid.uuid4()
+    first = await shop.placed(alice)
+    assert ids(await shop.get("/orders", shop.auth(alice))) == [first]
+
+    def broken(self: OrderProjection, batch: Any) -> list[OrderRow]:
+        raise RuntimeError("the projection cannot read the batch")
+
+    monkeypatch.setattr(OrderProjection, "prepare", broken)
+    await shop.placed(alice)
+    # the reader is not failed for it: the list as far as the store got
+    assert ids(await shop.get("/orders", shop.auth(alice))) == [first]
+    monkeypatch.undo()
+
+    async def both() -> bool:
+        return len(await shop.get("/orders", shop.auth(alice))) == 2
+
+    await shop.eventually(both)
