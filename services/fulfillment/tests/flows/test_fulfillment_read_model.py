@@ -24,6 +24,7 @@ from pbx_fulfillment.domain.plan import shipment_id_of
 from pbx_fulfillment.main import build
 from pbx_fulfillment.projections import OrderProjection, OrderRow, order_row
 from pbx_fulfillment.read_model import MemoryOrderStore, OrderStore, PostgresOrderStore
+from pbx_fulfillment.testing import ADDRESS, a_line, a_request, product_id_of
 from pbx_kit.db import create_pool
 from pbx_kit.host import running
 from pbx_kit.sessions import sessions_queue
@@ -31,19 +32,8 @@ from pbx_kit.testing import Stack, delete_exchange, infrastructure_for
 
 START = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
 FAR = START + timedelta(days=365)
-PRODUCT = str(uuid.uuid5(uuid.NAMESPACE_URL, "GS-GXP1625"))
+PRODUCT = product_id_of("GS-GXP1625")
 TOTAL = 12430
-ADDRESS = {
-    "name": "山田 太郎",
-    "name_kana": "ヤマダ\u3000タロウ",
-    "postal_code": "1350064",
-    "prefecture_code": "13",
-    "city": "江東区",
-    "city_kana": "コウトウク",
-    "street": "青海2-7-4",
-    "street_kana": "アオミ2-7-4",
-    "phone_e164": "+81312345678",
-}
 
 
 class Clock:
@@ -64,31 +54,13 @@ class Shop:
         app.copy_product({"product_id": PRODUCT, "version": 1, "purchasable": True})
 
     def awaiting(self, account: UUID) -> UUID:
-        order_id = uuid.uuid4()
-        line = {
-            "line_no": 1,
-            "product_id": PRODUCT,
-            "product_version": 1,
-            "sku": "GS-GXP1625",
-            "name": "Grandstream GXP1625",
-            "billing_kind": "one_time",
-            "unit_price": 11300,
-            "prorated_unit_price": None,
-            "quantity": 1,
-            "amount": 11300,
-            "tax_category": "standard_10",
-            "circle_id": None,
-            "unique_id": None,
-            "service_id": None,
-        }
-        request = {
-            "checkout_id": str(order_id),
-            "account_id": str(account),
-            "lines": [line],
-            "shipping_address": ADDRESS,
-            "totals": {"subtotal": 11300, "taxes": [], "tax": 1130, "total": TOTAL},
-            "requested_at": self.clock.now.isoformat(),
-        }
+        request = a_request(
+            [a_line(1, "one_time", "GS-GXP1625", price=11300)],
+            ADDRESS,
+            self.clock.now,
+            account_id=account,
+        )
+        order_id = UUID(request["checkout_id"])
         self.app.checkout_requested(order_id, account, request)
         self.clock.now += timedelta(seconds=1)
         return order_id
