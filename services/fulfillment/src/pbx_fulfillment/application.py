@@ -257,36 +257,3 @@ class FulfillmentService(ServiceApplication):
         order_id = self.order_of_shipment(shipment_id).id
         order, _ = self._change(order_id, lambda order: (order, order.deliver()))
         return order
-
-    # -- scans of the whole log: for tests and tools; the service reads the order read
-    # -- model (``read_model.py``) for its lists, its timers and its gauge
-
-    def _orders(self, event_name: str) -> list[UUID]:
-        topic = f"{Order.__module__}:{Order.__qualname__}.{event_name}"
-        notifications = self.recorder.select_notifications(
-            start=None, limit=1_000_000, topics=[topic]
-        )
-        return list(dict.fromkeys(UUID(str(n.originator_id)) for n in notifications))
-
-    def orders_of(self, account_id: UUID) -> list[Order]:
-        """An account's orders, newest first (a scan of the orders' first events)."""
-        orders = [self.get_order(i) for i in self._orders("Requested")]
-        mine = [o for o in orders if o.account_id == account_id]
-        return sorted(mine, key=lambda o: o.created_on, reverse=True)
-
-    def awaiting_payment(self) -> list[UUID]:
-        """Orders still waiting for the wallet (a scan)."""
-        ids = self._orders("DebitRequested")
-        return [i for i in ids if self.get_order(i).status == "awaiting_payment"]
-
-    def refunds_pending(self) -> list[UUID]:
-        """Orders with a refund the wallet has not confirmed (a scan)."""
-        ids = self._orders("LateDebitRefunded") + self._orders("CancelledByCustomer")
-        return [i for i in dict.fromkeys(ids) if self.get_order(i).refund_pending]
-
-    def incidents(self) -> list[tuple[Order, dict[str, Any]]]:
-        """Every incident recorded, oldest order first (a scan)."""
-        orders = sorted(
-            (self.get_order(i) for i in self._orders("Incident")), key=lambda o: o.created_on
-        )
-        return [(o, incident) for o in orders for incident in o.incidents]

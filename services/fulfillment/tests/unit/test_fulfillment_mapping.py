@@ -286,10 +286,10 @@ def test_an_overdue_refund_publishes_a_compensation_failure_once() -> None:
     shop.published()
     assert shop.app.refund_overdue(order_id) is False
     shop.clock.now += timedelta(minutes=10)
-    assert shop.app.refunds_pending() == [order_id]
+    assert shop.app.get_order(order_id).refund_pending
     assert shop.app.refund_overdue(order_id) is True
     assert shop.app.refund_overdue(order_id) is False
-    assert shop.app.refunds_pending() == []
+    assert not shop.app.get_order(order_id).refund_pending
     published = shop.published()
     assert kinds(published) == [("Incident", ["CompensationFailed"])]
     [failed] = only(published, "Incident")
@@ -523,8 +523,7 @@ def test_any_sequence_publishes_a_consistent_story(steps: list[str]) -> None:
             elif step == "tick":
                 shop.clock.now += timedelta(minutes=10)
             elif step == "overdue":
-                for pending in shop.app.refunds_pending():
-                    shop.app.refund_overdue(pending)
+                shop.app.refund_overdue(order_id)
             else:
                 shop.app.wallet_debited(order_id, 3_300)
         except ConflictError:
@@ -560,9 +559,11 @@ def test_a_refusal_on_a_fact_still_on_its_way_waits_for_it_within_the_grace() ->
     shop = Shop()
     new_circle = uuid.uuid4()
     lines = [a_line(1, "monthly", "UNIQUE", circle_id=str(new_circle))]
+    shop.app.copy_product({"product_id": lines[0]["product_id"], "version": 1, "purchasable": True})
+    recorded = shop.app.recorder.max_notification_id()
     with pytest.raises(NotYetKnownError):
         shop.checkout(lines, None)
-    assert shop.app.orders_of(shop.account) == []
+    assert shop.app.recorder.max_notification_id() == recorded
     shop.app.change_account(shop.account, lambda a: a.circle_added(new_circle))
     order_id = shop.paid(lines)
     assert shop.app.get_order(order_id).status == "completed"
