@@ -424,8 +424,8 @@ IncidentKind = Literal["refund_overdue", "dispatched_after_cancel"]
 class CompensationFailed(IntegrationEvent):
     """An incident for the operators: a compensation did not happen as it should — a refund
     the wallet has not confirmed in time (refused or lost), or a shipment the warehouse
-    dispatched after the order was cancelled. Also counted in
-    ``pbx_fulfillment_incidents_total``."""
+    dispatched after the order was cancelled. Also counted in the metrics
+    ``pbx_fulfillment_incidents`` and ``pbx_fulfillment_incidents_recorded_total``."""
 
     producer = "fulfillment"
     event_name = "CompensationFailed"

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from prometheus_client import Counter
 
 from pbx_events.availability import NotYetKnownError
 from pbx_events.store import ServiceApplication
@@ -40,6 +41,15 @@ def utc_now() -> datetime:
 class OrderNotFoundError(NotFoundError):
     code = "order_not_found"
     message_ja = "指定されたご注文が見つかりません。"
+
+
+#: incidents recorded by this process (the gauge ``pbx_fulfillment_incidents`` counts all of
+#: them from the read model)
+INCIDENTS_RECORDED = Counter(
+    "pbx_fulfillment_incidents_recorded",
+    "Compensations that failed, as this process recorded them",
+    ["kind"],
+)
 
 
 class ShipmentNotFoundError(NotFoundError):
@@ -220,7 +230,10 @@ class FulfillmentService(ServiceApplication):
 
     def refund_overdue(self, order_id: UUID) -> bool:
         now = self.clock()
-        return self._change(order_id, lambda order: order.refund_overdue(now))
+        became = self._change(order_id, lambda order: order.refund_overdue(now))
+        if became:
+            INCIDENTS_RECORDED.labels(kind="refund_overdue").inc()
+        return became
 
     def cancel_order(self, order_id: UUID, account_id: UUID) -> Order:
         def decide(order: Order) -> Order:
@@ -246,10 +259,15 @@ class FulfillmentService(ServiceApplication):
         """The warehouse's dispatch report (a repeat changes nothing); a cancelled order's
         shipment is an incident, then refused."""
         order_id = self.order_of_shipment(shipment_id).id
-        order, outcome = self._change(
-            order_id, lambda order: (order, order.dispatch(carrier, tracking_number))
-        )
+
+        def decide(order: Order) -> tuple[Order, str, int]:
+            before = len(order.incidents)
+            return order, order.dispatch(carrier, tracking_number), before
+
+        order, outcome, before = self._change(order_id, decide)
         if outcome == "after_cancel":
+            if len(order.incidents) > before:
+                INCIDENTS_RECORDED.labels(kind="dispatched_after_cancel").inc()
             raise ShipmentCancelledError
         return order
 

@@ -212,6 +212,9 @@ async def test_the_warehouse_list_the_incidents_and_the_timers_read_the_read_mod
     assert ids(await shop.get("/shipments", warehouse), "shipment_id") == shipments
 
     # dispatched after all: an incident for the operators
+    counted = await metric(
+        shop, "pbx_fulfillment_incidents_recorded_total", "dispatched_after_cancel"
+    )
     reply = await shop.client.post(
         f"/shipments/{shipments[2]}/dispatch", json=body, headers=warehouse
     )
@@ -219,6 +222,10 @@ async def test_the_warehouse_list_the_incidents_and_the_timers_read_the_read_mod
     [incident] = await shop.get("/incidents", operator)
     assert (incident["order_id"], incident["account_id"]) == (str(third), str(alice))
     assert (incident["kind"], incident["amount"]) == ("dispatched_after_cancel", TOTAL)
+    after = await metric(
+        shop, "pbx_fulfillment_incidents_recorded_total", "dispatched_after_cancel"
+    )
+    assert after == counted + 1
 
     # the payment deadline passes: the timer times the waiting order out (the candidate
     # from the read model, decided on the order)
@@ -248,9 +255,18 @@ async def test_the_warehouse_list_the_incidents_and_the_timers_read_the_read_mod
         return bool(value == {"dispatched_after_cancel": 1, "refund_overdue": 1})
 
     await shop.eventually(gauge)
+    assert await metric(shop, "pbx_fulfillment_incidents", "refund_overdue") == 1
     stored = await asyncio.to_thread(lambda: list(shop.app.repository.event_store.get(third)))
     events = [type(e).__name__ for e in stored]
     assert events.count("Incident") == 2
+
+
+async def metric(shop: Shop, name: str, kind: str) -> float:
+    """A sample of ``/metrics`` (0 when absent)."""
+    text = (await shop.client.get("/metrics")).text
+    prefix = f'{name}{{kind="{kind}"}} '
+    values = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
+    return values[0] if values else 0.0
 
 
 async def test_a_list_is_served_as_the_store_has_it_when_catching_up_fails(
