@@ -1,4 +1,5 @@
-"""``./pbx up``: every service in one process on one port, mounted under /<service>."""
+"""``./pbx up``: every service in one process on one port, mounted under /<service>; and
+one service alone (``python -m pbx_cli.serve``, ``alone=<service>``) at the root path."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pbx_cli.services import SERVICES
 from pbx_cli.startup import bound, claimed
@@ -50,6 +52,27 @@ def root_app(runtimes: Sequence[ServiceRuntime]) -> FastAPI:
     return root
 
 
+class UnderPrefix:
+    """A service served alone, reached under its prefix (``/identity/auth/token``, a gateway
+    that passes the path on) or without it (``/auth/token``: a gateway that strips it, a
+    health probe): either way its routes see the path inside the service, and its links
+    (documentation pages, product images) carry the prefix, the ``root_path``."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app, self.prefix = app, prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.prefix and scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            scope = {**scope, "root_path": self.prefix}
+            if path != self.prefix and not path.startswith(self.prefix + "/"):
+                scope["path"] = self.prefix + path
+                raw = scope.get("raw_path")
+                if raw is not None:
+                    scope["raw_path"] = self.prefix.encode() + raw
+        await self.app(scope, receive, send)
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, saying ``listening`` once it is (not before)."""
 
@@ -69,18 +92,26 @@ async def serve(
     stopping: threading.Event | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
     warehouse_sim: bool = False,
+    alone: str | None = None,
+    root_path: str = "",
 ) -> None:
-    """Serve on ``sock`` (bound by ``main``) once the servers answer."""
+    """Serve on ``sock`` (bound by ``main``) once the servers answer: every service under
+    /<service>, or only the service ``alone`` at the root path, also answering under
+    ``root_path`` (``UnderPrefix``), the prefix its links carry."""
     configure_logging(settings.log_level)
     # real servers not up yet (started together, or restarting): wait, saying for which
     await wait_for_servers(servers_of(settings), wait)
     infra = await anyio.to_thread.run_sync(open_infrastructure, settings)
     try:
-        runtimes = [build(infra) for build in SERVICES.values()]
+        builds = SERVICES if alone is None else {alone: SERVICES[alone]}
+        runtimes = [build(infra) for build in builds.values()]
         async with running(infra, runtimes):
-            config = uvicorn.Config(
-                root_app(runtimes), log_config=None, access_log=False, lifespan="off"
+            app: ASGIApp = (
+                root_app(runtimes)
+                if alone is None
+                else HeaderLimitMiddleware(UnderPrefix(runtimes[0].api, root_path))
             )
+            config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
             base = http_base(*sock.getsockname()[:2])
             server = _Server(config, base, str(settings.data_dir))
             sim = None
@@ -119,10 +150,13 @@ def main(
     port: int,
     wait: float = DEFAULT_WAIT_SECONDS,
     warehouse_sim: bool = False,
+    alone: str | None = None,
+    root_path: str = "",
 ) -> None:
     """Serve on ``host:port``; before anything starts, refuse (``ConfigurationError``) a
     data directory that is not writable or that another ``./pbx up`` holds, and a port
-    in use. The mail links not set explicitly point at this address."""
+    in use. The mail links not set explicitly point at this address. A service served
+    ``alone`` does not hold the data directory: its replicas may share one."""
 
     # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
     # once it has stopped; by then our own clean stop (services, bus, embedded
@@ -133,8 +167,10 @@ def main(
             raise KeyboardInterrupt
 
     stopping = threading.Event()
-    with claimed(settings.data_dir), bound(host, port) as sock:
+    held = claimed(settings.data_dir) if alone is None else contextlib.nullcontext()
+    with held, bound(host, port) as sock:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        served = settings.served_at(host, port)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings.served_at(host, port), sock, stopping, wait, warehouse_sim))
+            asyncio.run(serve(served, sock, stopping, wait, warehouse_sim, alone, root_path))
