@@ -10,6 +10,14 @@ stable ``message_id``/``producer_position``.
 
 It wakes on PostgreSQL ``LISTEN/NOTIFY`` (the recorder notifies its channel on
 every insert) and polls as a fallback.
+
+With several replicas of a service, one relay publishes at a time: each holds out for a
+PostgreSQL advisory lock (a session lock, keyed by the schema and the follower's name)
+and follows the log only while it holds it. The holder's death ends its session and
+frees the lock; a standby takes it within ``leader_check_interval``. So each position is
+published once in the ordinary case; in the moment a holder loses its connection while a
+batch is in flight, the batch may be published twice — still at-least-once, absorbed by
+the consumers' inboxes.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class FollowerSettings:
     poll_interval: float = 1.0
     retry_delay: float = 0.5
     max_retry_delay: float = 10.0
+    #: how often a standby tries for the lock, and the holder checks it still has it
+    leader_check_interval: float = 1.0
 
 
 class LogFollower(abc.ABC):
@@ -57,7 +67,13 @@ class LogFollower(abc.ABC):
     ``handle_batch`` gets the domain events of each batch (with their
     notification ids); the position is saved only after it returns.
     Subclasses: the outbox relay, the mailer.
+
+    An ``exclusive`` follower runs in one process at a time (``Leadership``) on
+    PostgreSQL; elsewhere (the in-memory store: one process) it always runs.
     """
+
+    #: follow the log only while holding the service's lock for this follower
+    exclusive: bool = False
 
     def __init__(
         self,
@@ -70,7 +86,14 @@ class LogFollower(abc.ABC):
         self.settings = settings or FollowerSettings()
         self._wake = asyncio.Event()
         self._listener: _Listener | None = None
+        self._leadership: Leadership | None = None
         self.position = 0
+
+    @property
+    def leading(self) -> bool:
+        """Whether this follower may follow the log now (always, unless exclusive and
+        another process holds the lock)."""
+        return self._leadership is None or self._leadership.held.is_set()
 
     @abc.abstractmethod
     async def handle_batch(self, batch: Sequence[tuple[int, Any]], prepared: Any = None) -> None:
@@ -116,7 +139,7 @@ class LogFollower(abc.ABC):
         try:
             while True:
                 last, batch, prepared = await reading
-                if not batch:
+                if not batch or not self.leading:
                     return total
                 reading = asyncio.create_task(anyio.to_thread.run_sync(self._read, last))
                 await self.handle_batch(batch, prepared)
@@ -149,11 +172,20 @@ class LogFollower(abc.ABC):
             log.debug("follower_lag_unknown", follower=self.name, error=repr(exc))
 
     async def run(self) -> None:
-        """Follow the log until cancelled; failures are retried with a growing delay."""
+        """Follow the log until cancelled; failures are retried with a growing delay. An
+        exclusive follower waits, as a standby, while another process holds its lock."""
         self._start_listener()
+        self._start_leadership()
         delay = self.settings.retry_delay
         try:
             while True:
+                if not self.leading:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), self.settings.leader_check_interval
+                        )
+                    continue
                 try:
                     count = await self.drain()
                 except asyncio.CancelledError:
@@ -176,6 +208,27 @@ class LogFollower(abc.ABC):
                 self._listener.stop()
                 await asyncio.shield(asyncio.to_thread(self._listener.join, 3.0))
                 self._listener = None
+            if self._leadership is not None:
+                self._leadership.stop()
+                await asyncio.shield(asyncio.to_thread(self._leadership.join, 3.0))
+                self._leadership = None
+
+    def _start_leadership(self) -> None:
+        if not self.exclusive:
+            return
+        datastore = getattr(self.app.recorder, "datastore", None)
+        if datastore is None:
+            return  # in-memory store: one process, always the leader
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        key = f"{datastore.schema}:{self.name}"
+        self._leadership = Leadership(
+            datastore.pool.kwargs, key, changed, self.settings.leader_check_interval
+        )
+        self._leadership.start()
 
     def _start_listener(self) -> None:
         recorder: Any = self.app.recorder
@@ -226,8 +279,80 @@ class _Listener(threading.Thread):
                 self._stopping.wait(1.0)
 
 
+class Leadership(threading.Thread):
+    """Holds, or waits for, a PostgreSQL session advisory lock named ``key``, on a
+    connection of its own (never a pooled one: a session lock would go back to the pool
+    with it). ``held`` is set while this process holds it; ``changed`` is called when that
+    changes. The lock is freed by ``stop`` and by the end of the session — the process's
+    death included — after which a standby takes it within ``interval``."""
+
+    def __init__(
+        self,
+        connect_kwargs: dict[str, Any],
+        key: str,
+        changed: Callable[[], None],
+        interval: float = 1.0,
+    ) -> None:
+        super().__init__(daemon=True, name=f"leadership:{key}")
+        self._kwargs = {
+            k: v
+            for k, v in connect_kwargs.items()
+            if k in ("dbname", "host", "port", "user", "password")
+        }
+        self.key = key
+        self._changed = changed
+        self._interval = interval
+        self._stopping = threading.Event()
+        self.held = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _set(self, held: bool) -> None:
+        if held != self.held.is_set():
+            (self.held.set if held else self.held.clear)()
+            log.info("leadership_taken" if held else "leadership_lost", lock=self.key)
+            self._changed()
+
+    def run(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    **self._kwargs,
+                    autocommit=True,
+                    connect_timeout=5,
+                    # a holder whose host vanished is noticed in seconds, not hours
+                    keepalives=1,
+                    keepalives_idle=5,
+                    keepalives_interval=2,
+                    keepalives_count=2,
+                ) as conn:
+                    while not self._stopping.is_set():
+                        if self.held.is_set():
+                            conn.execute("SELECT 1")  # still our session: still ours
+                        else:
+                            row = conn.execute(
+                                "SELECT pg_try_advisory_lock(hashtext(%s))", (self.key,)
+                            ).fetchone()
+                            self._set(bool(row and row[0]))
+                        self._stopping.wait(self._interval)
+                    if self.held.is_set():
+                        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.key,))
+                    self._set(False)
+            except Exception as exc:
+                # the session is gone, and the lock with it
+                self._set(False)
+                log.warning("leadership_connection_failed", lock=self.key, error=repr(exc))
+                self._stopping.wait(self._interval)
+
+
 class OutboxRelay(LogFollower):
-    """Publishes a service's integration events from its notification log."""
+    """Publishes a service's integration events from its notification log (one relay per
+    service at a time: exclusive)."""
+
+    exclusive = True
 
     def __init__(
         self,
