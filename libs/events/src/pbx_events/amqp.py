@@ -71,6 +71,13 @@ SHUTDOWN_GRACE = 5.0
 _RPC_TIMEOUT = 10.0
 
 
+#: the exchange messages are published to (``BusSettings.exchange``), durable
+EXCHANGE_TYPE = ExchangeType.TOPIC
+#: the dead-letter exchange (``BusSettings.dead_letter_exchange``), durable: each DLQ is
+#: bound to it with its own name as the key
+DEAD_LETTER_EXCHANGE_TYPE = ExchangeType.DIRECT
+
+
 def queue_arguments(settings: BusSettings, queue: str) -> dict[str, Any]:
     """A consumer queue: quorum, bounded deliveries, then dead-lettered to ``<queue>.dlq``."""
     return {
@@ -88,6 +95,14 @@ def queue_arguments(settings: BusSettings, queue: str) -> dict[str, Any]:
 #: limit on purpose: RabbitMQ 3.10 would drop a parked message past it (no DLX), and
 #: a DLX leading back to this queue is a cycle the broker refuses (the message is stuck).
 DLQ_ARGUMENTS: dict[str, Any] = {"x-queue-type": "quorum"}
+
+#: The audit stream (``BusSettings.audit_stream``, bound to ``#``): the whole history,
+#: kept for a while and up to a size.
+AUDIT_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "stream",
+    "x-max-age": AUDIT_MAX_AGE,
+    "x-max-length-bytes": AUDIT_MAX_LENGTH_BYTES,
+}
 
 
 async def _within(action: Awaitable[Any], seconds: float) -> None:
@@ -245,21 +260,13 @@ class AmqpBus:
             publish = connection.channel(publisher_confirms=True, on_return_raises=True)
             await publish.initialize()
             # exchanges live on the publishing channel: it re-declares them when reopened
-            self._exchange = await publish.declare_exchange(
-                s.exchange, ExchangeType.TOPIC, durable=True
-            )
+            self._exchange = await publish.declare_exchange(s.exchange, EXCHANGE_TYPE, durable=True)
             await publish.declare_exchange(
-                s.dead_letter_exchange, ExchangeType.DIRECT, durable=True
+                s.dead_letter_exchange, DEAD_LETTER_EXCHANGE_TYPE, durable=True
             )
             if s.audit:
                 audit = await publish.declare_queue(
-                    s.audit_stream,
-                    durable=True,
-                    arguments={
-                        "x-queue-type": "stream",
-                        "x-max-age": AUDIT_MAX_AGE,
-                        "x-max-length-bytes": AUDIT_MAX_LENGTH_BYTES,
-                    },
+                    s.audit_stream, durable=True, arguments=AUDIT_ARGUMENTS
                 )
                 await audit.bind(s.exchange, "#")
             topology = connection.channel(publisher_confirms=False)
