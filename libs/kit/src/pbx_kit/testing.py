@@ -282,7 +282,15 @@ async def stack(
         exchange=exchange,
         queue_prefix=f"{exchange}.",
     )
-    yield Stack("real", settings, db)
+    try:
+        yield Stack("real", settings, db)
+    finally:
+        # every queue a bus of this test declared, whatever the test itself deletes: a
+        # queue left behind holds broker file handles (3 per quorum queue), and a few
+        # hundred of them stop the broker from accepting connections
+        declared = tuple(sorted(_DECLARED.pop(exchange, set())))
+        with contextlib.suppress(Exception):
+            await delete_exchange(amqp, exchange, declared)
 
 
 async def delete_exchange(amqp_url: str, exchange: str, queues: tuple[str, ...] = ()) -> None:
@@ -353,6 +361,27 @@ async def serving(
         )
 
 
+#: per test exchange, the queues its buses declared (the stack deletes them afterwards)
+_DECLARED: dict[str, set[str]] = {}
+
+
+def _record_queues(bus: Any, exchange: str) -> None:
+    """Note each queue ``bus`` declares or subscribes, for the stack's teardown."""
+    declared = _DECLARED.setdefault(exchange, set())
+    declare_queue, subscribe = bus.declare_queue, bus.subscribe
+
+    async def declaring(queue: str, routing_keys: Any) -> None:
+        declared.add(queue)
+        await declare_queue(queue, routing_keys)
+
+    async def subscribing(queue: str, routing_keys: Any, handler: Any) -> Any:
+        declared.add(queue)
+        return await subscribe(queue, routing_keys, handler)
+
+    bus.declare_queue = declaring
+    bus.subscribe = subscribing
+
+
 def infrastructure_for(stack: Stack) -> Any:
     """The Infrastructure a service is built on for this stack."""
     from pbx_events.memory import InMemoryBus
@@ -363,6 +392,8 @@ def infrastructure_for(stack: Stack) -> Any:
     bus = bus_for(settings)
     if stack.kind == "memory":
         assert isinstance(bus, InMemoryBus)
+    else:
+        _record_queues(bus, settings.exchange)
     return Infrastructure(
         settings=settings,
         database_url=stack.database_url,
