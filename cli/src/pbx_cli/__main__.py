@@ -49,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     up.add_argument(
+        "--separate",
+        action="store_true",
+        help="each service in its own process on PBX_DATABASE_URL and PBX_AMQP_URL, behind "
+        "nginx on --port (the entry URL); needs nginx",
+    )
+    up.add_argument(
+        "--replicas",
+        default="",
+        metavar="SERVICE=N,…",
+        help="with --separate: processes per service, e.g. wallet=2,fulfillment=2",
+    )
+    up.add_argument(
         "--warehouse-sim",
         action="store_true",
         help="also run the stand-in warehouse in this process (dispatches and delivers every "
@@ -93,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"data_dir": args.data_dir} if args.data_dir else {}
         wait = {"wait": args.wait} if args.wait is not None else {}
         try:
+            if args.separate:
+                from pbx_cli.separate import main as separate_main
+
+                return separate_main(
+                    Settings(**overrides), args.host, args.port, args.replicas, args.warehouse_sim
+                )
             up_main(
                 Settings(**overrides),
                 args.host,

@@ -23,7 +23,8 @@ with the message's tracking record, in one transaction (exactly once).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -127,16 +128,19 @@ class Service(Generic[App]):
         runtime = ServiceRuntime(self.name, web)
 
         async def start() -> None:
-            application = await anyio.to_thread.run_sync(self.application, infra)
-            web.state.application = application
-            verifier = self.verifier(infra, application) if self.verifier else None
-            install_auth(web, verifier or infra.token_verifier())
-            relay = OutboxRelay(application, self.name, self.mapping(application), infra.bus)
-            web.state.relay = relay
-            runtime.loops.append(relay.run)
-            pool = await wire_edge(infra, runtime, edge, application, relay)
-            if self.setup is not None:
-                await self.setup(Running(infra, runtime, edge, application, relay, pool))
+            # replicas starting together create the schema and tables one at a time
+            # (CREATE … IF NOT EXISTS is not safe against a concurrent twin)
+            async with setting_up(infra.database_url, self.name):
+                application = await anyio.to_thread.run_sync(self.application, infra)
+                web.state.application = application
+                verifier = self.verifier(infra, application) if self.verifier else None
+                install_auth(web, verifier or infra.token_verifier())
+                relay = OutboxRelay(application, self.name, self.mapping(application), infra.bus)
+                web.state.relay = relay
+                runtime.loops.append(relay.run)
+                pool = await wire_edge(infra, runtime, edge, application, relay)
+                if self.setup is not None:
+                    await self.setup(Running(infra, runtime, edge, application, relay, pool))
             if self.catch_up_from_audit and self.consumers:
                 await catch_up_from_audit(
                     infra.bus, application, self.consumers, infra.settings.queue_prefix
@@ -163,6 +167,25 @@ class Service(Generic[App]):
 
         runtime.on_start.append(start)
         return runtime
+
+
+@contextlib.asynccontextmanager
+async def setting_up(database_url: str | None, service: str) -> AsyncIterator[None]:
+    """Hold the service's start-up lock (a PostgreSQL advisory lock) while it creates its
+    schema, tables and read models; nothing to hold on the in-memory store."""
+    if not database_url:
+        yield
+        return
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("SELECT pg_advisory_lock(hashtext($1))", f"pbx-setup:{service}")
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.execute(
+                "SELECT pg_advisory_unlock(hashtext($1))", f"pbx-setup:{service}"
+            )
+        await connection.close()
 
 
 def decider(app: App, handlers: Mapping[type[IntegrationEvent], MessageHandler[App]]) -> Decide:
