@@ -78,7 +78,9 @@ async def test_with_postgresql_down_registration_answers_503_within_seconds_then
     assert time.monotonic() - started < 7.0
     started = time.monotonic()
     ready = await client.get("/readyz")
-    assert time.monotonic() - started < 1.0
+    # its checks are given 0.8 s (CHECK_DEADLINE_SECONDS); the rest is scheduling, which on
+    # a loaded 2-core CI machine once took 0.9 s more
+    assert time.monotonic() - started < 2.5
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"]["ok"] is False
 
